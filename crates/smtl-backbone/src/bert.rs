@@ -1,0 +1,260 @@
+//! The BERT encoder, wired on [`nn::Path`] with Hugging Face parameter names
+//! (`embeddings.word_embeddings.weight`, `encoder.layer.3.attention.self.query.bias`, ...).
+
+use std::borrow::Borrow;
+
+use tch::{nn, nn::Module, Kind, Tensor};
+
+use crate::{Activation, BackboneError, BertConfig, Result};
+
+fn linear(p: nn::Path, input: i64, output: i64) -> nn::Linear {
+    nn::linear(p, input, output, Default::default())
+}
+
+fn layer_norm(p: nn::Path, config: &BertConfig) -> nn::LayerNorm {
+    let cfg = nn::LayerNormConfig {
+        eps: config.layer_norm_eps,
+        ..Default::default()
+    };
+    nn::layer_norm(p, vec![config.hidden_size], cfg)
+}
+
+/// Word + position + token-type embeddings, then LayerNorm and dropout.
+#[derive(Debug)]
+pub struct BertEmbeddings {
+    word: nn::Embedding,
+    position: nn::Embedding,
+    token_type: nn::Embedding,
+    layer_norm: nn::LayerNorm,
+    dropout: f64,
+}
+
+impl BertEmbeddings {
+    pub fn load(p: nn::Path, c: &BertConfig) -> Self {
+        let emb =
+            |name: &str, n: i64| nn::embedding(&p / name, n, c.hidden_size, Default::default());
+        Self {
+            word: emb("word_embeddings", c.vocab_size),
+            position: emb("position_embeddings", c.max_position_embeddings),
+            token_type: emb("token_type_embeddings", c.type_vocab_size),
+            layer_norm: layer_norm(&p / "LayerNorm", c),
+            dropout: c.hidden_dropout_prob,
+        }
+    }
+
+    pub fn forward_t(&self, input_ids: &Tensor, token_type_ids: &Tensor, train: bool) -> Tensor {
+        let seq_len = input_ids.size()[1];
+        let positions = Tensor::arange(seq_len, (Kind::Int64, input_ids.device()));
+        let xs = self.word.forward(input_ids)
+            + self.position.forward(&positions).unsqueeze(0)
+            + self.token_type.forward(token_type_ids);
+        self.layer_norm.forward(&xs).dropout(self.dropout, train)
+    }
+}
+
+/// One post-LayerNorm transformer block: self-attention and feed-forward.
+#[derive(Debug)]
+pub struct BertLayer {
+    query: nn::Linear,
+    key: nn::Linear,
+    value: nn::Linear,
+    attention_out: nn::Linear,
+    attention_norm: nn::LayerNorm,
+    intermediate: nn::Linear,
+    output: nn::Linear,
+    output_norm: nn::LayerNorm,
+    num_heads: i64,
+    head_dim: i64,
+    activation: Activation,
+    hidden_dropout: f64,
+    attention_dropout: f64,
+}
+
+impl BertLayer {
+    pub fn load(p: nn::Path, c: &BertConfig) -> Self {
+        let h = c.hidden_size;
+        let attn = &p / "attention";
+        let this = &attn / "self";
+        Self {
+            query: linear(&this / "query", h, h),
+            key: linear(&this / "key", h, h),
+            value: linear(&this / "value", h, h),
+            attention_out: linear(&attn / "output" / "dense", h, h),
+            attention_norm: layer_norm(&attn / "output" / "LayerNorm", c),
+            intermediate: linear(&p / "intermediate" / "dense", h, c.intermediate_size),
+            output: linear(&p / "output" / "dense", c.intermediate_size, h),
+            output_norm: layer_norm(&p / "output" / "LayerNorm", c),
+            num_heads: c.num_attention_heads,
+            head_dim: c.head_dim(),
+            activation: c.hidden_act,
+            hidden_dropout: c.hidden_dropout_prob,
+            attention_dropout: c.attention_probs_dropout_prob,
+        }
+    }
+
+    /// `attention_mask`: `None` when no position is padding, else a boolean
+    /// `[batch, 1, 1, seq]` mask that is true where a key may be attended to.
+    pub fn forward_t(&self, xs: &Tensor, attention_mask: Option<&Tensor>, train: bool) -> Tensor {
+        let (b, t, h) = xs.size3().expect("hidden states are [batch, seq, hidden]");
+        let heads = |lin: &nn::Linear| {
+            lin.forward(xs)
+                .view([b, t, self.num_heads, self.head_dim])
+                .transpose(1, 2)
+        };
+        let (q, k, v) = (heads(&self.query), heads(&self.key), heads(&self.value));
+        let dropout = if train { self.attention_dropout } else { 0.0 };
+        let context = Tensor::scaled_dot_product_attention(
+            &q,
+            &k,
+            &v,
+            attention_mask,
+            dropout,
+            false,
+            None,
+            false,
+        )
+        .transpose(1, 2)
+        .reshape([b, t, h]);
+        let attended = self.attention_norm.forward(
+            &(self
+                .attention_out
+                .forward(&context)
+                .dropout(self.hidden_dropout, train)
+                + xs),
+        );
+        let ff = self.activation.apply(&self.intermediate.forward(&attended));
+        self.output_norm
+            .forward(&(self.output.forward(&ff).dropout(self.hidden_dropout, train) + attended))
+    }
+}
+
+/// Token-level output of the encoder.
+#[derive(Debug)]
+pub struct EncoderOutput {
+    /// `[batch, seq, hidden]` contextual token states of the last layer.
+    pub last_hidden_state: Tensor,
+    /// Every layer's states when asked for: index 0 is the embedding output,
+    /// index `i` the output of layer `i` (as Hugging Face's `hidden_states`).
+    pub all_hidden_states: Option<Vec<Tensor>>,
+}
+
+/// The BERT encoder: [`BertEmbeddings`] then `num_hidden_layers` [`BertLayer`]s.
+///
+/// BERT's pooler (`pooler.dense`) is not built: sentence embeddings pool the
+/// token states instead, as sentence-transformers does.
+#[derive(Debug)]
+pub struct BertModel {
+    pub embeddings: BertEmbeddings,
+    pub layers: Vec<BertLayer>,
+    config: BertConfig,
+}
+
+impl BertModel {
+    /// Builds the variables under `p` (use `vs.root()` for the HF layout).
+    pub fn load(p: nn::Path, config: &BertConfig) -> Result<Self> {
+        config.validate()?;
+        let layer_path = &p / "encoder" / "layer";
+        Ok(Self {
+            embeddings: BertEmbeddings::load(&p / "embeddings", config),
+            layers: (0..config.num_hidden_layers)
+                .map(|i| BertLayer::load(&layer_path / i, config))
+                .collect(),
+            config: config.clone(),
+        })
+    }
+
+    pub fn config(&self) -> &BertConfig {
+        &self.config
+    }
+
+    /// Checks ids/mask shapes and ranges so that libtorch never sees input it
+    /// would abort on (index out of range) or silently misread.
+    fn check_input(&self, input_ids: &Tensor, attention_mask: &Tensor) -> Result<()> {
+        let bad = |m: String| Err(BackboneError::BadInput(m));
+        let size = input_ids.size();
+        if size.len() != 2 {
+            return bad(format!("input_ids must be [batch, seq], got {size:?}"));
+        }
+        if attention_mask.size() != size {
+            return bad(format!(
+                "attention_mask {:?} differs from input_ids {size:?}",
+                attention_mask.size()
+            ));
+        }
+        if input_ids.kind() != Kind::Int64 {
+            return bad(format!(
+                "input_ids must be int64, got {:?}",
+                input_ids.kind()
+            ));
+        }
+        if size[1] > self.config.max_position_embeddings {
+            return bad(format!(
+                "sequence of {} tokens exceeds max_position_embeddings {}",
+                size[1], self.config.max_position_embeddings
+            ));
+        }
+        if input_ids.numel() > 0 {
+            let (lo, hi) = (
+                input_ids.f_min()?.int64_value(&[]),
+                input_ids.f_max()?.int64_value(&[]),
+            );
+            if lo < 0 || hi >= self.config.vocab_size {
+                return bad(format!(
+                    "token ids range over [{lo}, {hi}], outside the vocabulary of {}",
+                    self.config.vocab_size
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs the encoder. `attention_mask` is `[batch, seq]` with 1 for real
+    /// tokens and 0 for padding; token types are all zero (single sentences).
+    pub fn forward_t(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        train: bool,
+    ) -> Result<Tensor> {
+        Ok(self
+            .forward_all_t(input_ids, attention_mask, false, train)?
+            .last_hidden_state)
+    }
+
+    /// As [`Self::forward_t`], optionally keeping every layer's states
+    /// (for heads that mix layers).
+    pub fn forward_all_t(
+        &self,
+        input_ids: &Tensor,
+        attention_mask: &Tensor,
+        keep_all_layers: bool,
+        train: bool,
+    ) -> Result<EncoderOutput> {
+        self.check_input(input_ids, attention_mask)?;
+        let token_types = input_ids.zeros_like();
+        let mut xs = self.embeddings.forward_t(input_ids, &token_types, train);
+        // No mask at all when the batch has no padding: the attention kernel
+        // then takes its fastest path and the result is the same.
+        let has_padding =
+            attention_mask.numel() > 0 && attention_mask.f_min()?.int64_value(&[]) == 0;
+        let mask = has_padding.then(|| {
+            attention_mask.to_kind(Kind::Bool).view([
+                attention_mask.size()[0],
+                1,
+                1,
+                attention_mask.size()[1],
+            ])
+        });
+        let mut all = keep_all_layers.then(|| vec![xs.shallow_clone()]);
+        for layer in &self.layers {
+            xs = layer.forward_t(&xs, mask.as_ref().map(Borrow::borrow), train);
+            if let Some(all) = all.as_mut() {
+                all.push(xs.shallow_clone());
+            }
+        }
+        Ok(EncoderOutput {
+            last_hidden_state: xs,
+            all_hidden_states: all,
+        })
+    }
+}

@@ -1,0 +1,108 @@
+use std::fmt;
+use std::str::FromStr;
+
+use tch::{Cuda, Device};
+
+use crate::{BackboneError, Result};
+
+/// Which device to run on, as a user writes it: `auto`, `cpu`, `cuda` or `cuda:N`.
+///
+/// `auto` picks the first CUDA device when libtorch sees one, else the CPU. An
+/// explicit `cuda` request on a machine without CUDA is an error rather than a
+/// silent fall-back, so a benchmark never measures the wrong device.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum DeviceSpec {
+    #[default]
+    Auto,
+    Cpu,
+    Cuda(usize),
+}
+
+impl FromStr for DeviceSpec {
+    type Err = BackboneError;
+
+    fn from_str(s: &str) -> Result<Self> {
+        let lower = s.trim().to_ascii_lowercase();
+        match lower.as_str() {
+            "auto" => Ok(Self::Auto),
+            "cpu" => Ok(Self::Cpu),
+            "cuda" | "gpu" => Ok(Self::Cuda(0)),
+            other => other
+                .strip_prefix("cuda:")
+                .and_then(|n| n.parse::<usize>().ok())
+                .map(Self::Cuda)
+                .ok_or_else(|| BackboneError::UnknownDevice(s.to_string())),
+        }
+    }
+}
+
+impl fmt::Display for DeviceSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Auto => f.write_str("auto"),
+            Self::Cpu => f.write_str("cpu"),
+            Self::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl DeviceSpec {
+    /// Resolves the spec against the hardware libtorch can see now.
+    pub fn resolve(self) -> Result<Device> {
+        match self {
+            Self::Cpu => Ok(Device::Cpu),
+            Self::Auto => Ok(if Cuda::is_available() {
+                Device::Cuda(0)
+            } else {
+                Device::Cpu
+            }),
+            Self::Cuda(n) => {
+                let count = if Cuda::is_available() {
+                    Cuda::device_count() as usize
+                } else {
+                    0
+                };
+                if n < count {
+                    Ok(Device::Cuda(n))
+                } else {
+                    Err(BackboneError::DeviceUnavailable {
+                        requested: self.to_string(),
+                        available: match count {
+                            0 => "libtorch sees no CUDA device".to_string(),
+                            c => format!("libtorch sees only {c} CUDA device(s)"),
+                        },
+                    })
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_every_documented_form() {
+        assert_eq!("auto".parse::<DeviceSpec>().unwrap(), DeviceSpec::Auto);
+        assert_eq!("CPU".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cpu);
+        assert_eq!("cuda".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(0));
+        assert_eq!("cuda:3".parse::<DeviceSpec>().unwrap(), DeviceSpec::Cuda(3));
+        for bad in ["", "tpu", "cuda:", "cuda:x", "cuda:-1"] {
+            assert!(matches!(
+                bad.parse::<DeviceSpec>(),
+                Err(BackboneError::UnknownDevice(_))
+            ));
+        }
+    }
+
+    #[test]
+    fn cuda_beyond_the_visible_devices_is_an_error() {
+        let err = DeviceSpec::Cuda(4096).resolve().unwrap_err();
+        assert!(
+            matches!(err, BackboneError::DeviceUnavailable { .. }),
+            "{err}"
+        );
+        assert_eq!(DeviceSpec::Cpu.resolve().unwrap(), Device::Cpu);
+    }
+}

@@ -1,0 +1,24 @@
+//! BERT-family backbone on libtorch.
+//!
+//! * [`BertConfig`] reads a Hugging Face `config.json`;
+//! * [`BertModel`] is the encoder (embeddings + transformer layers), wired on a
+//!   [`tch::nn::Path`] with exactly the Hugging Face parameter names, so that
+//! * [`load_safetensors`] can fill it straight from `model.safetensors`, with no
+//!   conversion step and a typed error for every missing, unexpected, mis-shaped
+//!   or mis-typed tensor;
+//! * [`DeviceSpec`] picks CPU or CUDA at run time (`auto|cpu|cuda|cuda:N`).
+
+mod bert;
+mod config;
+mod device;
+mod error;
+mod weights;
+
+pub use bert::{BertEmbeddings, BertLayer, BertModel, EncoderOutput};
+pub use config::{Activation, BertConfig};
+pub use device::DeviceSpec;
+pub use error::BackboneError;
+pub use weights::{load_safetensors, LoadReport};
+
+/// Result alias of this crate.
+pub type Result<T, E = BackboneError> = std::result::Result<T, E>;

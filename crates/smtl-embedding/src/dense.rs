@@ -1,0 +1,172 @@
+//! The Dense module: a linear projection (plus activation) of the pooled vector.
+
+use std::path::Path;
+
+use safetensors::{Dtype, SafeTensors};
+use serde::Deserialize;
+use tch::{nn, Kind, Tensor};
+
+use crate::modules::read_json;
+use crate::{EmbedError, Result};
+
+/// Activation named by the class path sentence-transformers stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DenseActivation {
+    Identity,
+    Tanh,
+    Relu,
+    Gelu,
+    Sigmoid,
+    Silu,
+}
+
+impl DenseActivation {
+    pub fn parse(name: &str) -> Result<Self> {
+        let class = name.rsplit('.').next().unwrap_or(name);
+        Ok(match class {
+            "Identity" => Self::Identity,
+            "Tanh" => Self::Tanh,
+            "ReLU" => Self::Relu,
+            "GELU" => Self::Gelu,
+            "Sigmoid" => Self::Sigmoid,
+            "SiLU" => Self::Silu,
+            _ => return Err(EmbedError::UnknownActivation(name.to_string())),
+        })
+    }
+
+    fn apply(self, xs: Tensor) -> Tensor {
+        match self {
+            Self::Identity => xs,
+            Self::Tanh => xs.tanh(),
+            Self::Relu => xs.relu(),
+            Self::Gelu => xs.gelu("none"),
+            Self::Sigmoid => xs.sigmoid(),
+            Self::Silu => xs.silu(),
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct DenseConfig {
+    in_features: i64,
+    out_features: i64,
+    #[serde(default = "yes")]
+    bias: bool,
+    #[serde(default = "tanh")]
+    activation_function: String,
+    #[serde(default)]
+    use_residual: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+fn tanh() -> String {
+    "torch.nn.modules.activation.Tanh".into()
+}
+
+/// `y = activation(W x + b)` (+ `x` or `R x` with `use_residual`).
+#[derive(Debug)]
+pub struct Dense {
+    weight: Tensor,
+    bias: Option<Tensor>,
+    residual: Option<Tensor>,
+    use_residual: bool,
+    activation: DenseActivation,
+    pub in_features: i64,
+    pub out_features: i64,
+}
+
+impl Dense {
+    /// Builds the variables under `p` and fills them from `<dir>/model.safetensors`.
+    pub fn load(p: nn::Path, dir: &Path) -> Result<Self> {
+        let config: DenseConfig = read_json(&dir.join("config.json"), "a Dense config")?;
+        let activation = DenseActivation::parse(&config.activation_function)?;
+        let (i, o) = (config.in_features, config.out_features);
+        if i <= 0 || o <= 0 {
+            return Err(EmbedError::InvalidModule {
+                path: dir.join("config.json"),
+                message: format!("in_features {i} and out_features {o} must be positive"),
+            });
+        }
+        let lin = &p / "linear";
+        let weight = lin.zeros("weight", &[o, i]);
+        let bias = config.bias.then(|| lin.zeros("bias", &[o]));
+        let residual =
+            (config.use_residual && i != o).then(|| (&p / "residual").zeros("weight", &[o, i]));
+
+        let mut wanted: Vec<(&str, &Tensor)> = vec![("linear.weight", &weight)];
+        if let Some(b) = &bias {
+            wanted.push(("linear.bias", b));
+        }
+        if let Some(r) = &residual {
+            wanted.push(("residual.weight", r));
+        }
+        fill_from_safetensors(&dir.join("model.safetensors"), &wanted)?;
+        Ok(Self {
+            weight,
+            bias,
+            residual,
+            use_residual: config.use_residual,
+            activation,
+            in_features: i,
+            out_features: o,
+        })
+    }
+
+    pub fn forward(&self, xs: &Tensor) -> Tensor {
+        let out = self
+            .activation
+            .apply(xs.linear(&self.weight, self.bias.as_ref()));
+        match (&self.residual, self.use_residual) {
+            (Some(r), _) => out + xs.linear::<&Tensor>(r, None),
+            (None, true) => out + xs,
+            (None, false) => out,
+        }
+    }
+}
+
+/// Copies exactly the named tensors of a small safetensors file into `wanted`;
+/// a missing, extra or mis-shaped tensor is an error.
+fn fill_from_safetensors(path: &Path, wanted: &[(&str, &Tensor)]) -> Result<()> {
+    let invalid = |message: String| EmbedError::InvalidModule {
+        path: path.to_path_buf(),
+        message,
+    };
+    let bytes = std::fs::read(path).map_err(|source| EmbedError::Io {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let file = SafeTensors::deserialize(&bytes).map_err(|e| invalid(e.to_string()))?;
+    let mut names = file.names();
+    names.sort();
+    let mut expected: Vec<&str> = wanted.iter().map(|(n, _)| *n).collect();
+    expected.sort();
+    if names != expected {
+        return Err(invalid(format!(
+            "holds tensors {names:?}, the Dense config implies {expected:?}"
+        )));
+    }
+    tch::no_grad(|| {
+        for (name, var) in wanted {
+            let view = file.tensor(name).map_err(|e| invalid(e.to_string()))?;
+            let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
+            if shape != var.size() {
+                return Err(invalid(format!(
+                    "{name} has shape {shape:?}, expected {:?}",
+                    var.size()
+                )));
+            }
+            let kind = match view.dtype() {
+                Dtype::F32 => Kind::Float,
+                Dtype::F16 => Kind::Half,
+                Dtype::BF16 => Kind::BFloat16,
+                Dtype::F64 => Kind::Double,
+                d => return Err(invalid(format!("{name} has unsupported dtype {d:?}"))),
+            };
+            let src = Tensor::f_from_data_size(view.data(), &shape, kind)?;
+            (*var).shallow_clone().f_copy_(&src)?;
+        }
+        Ok(())
+    })
+}

@@ -1,0 +1,426 @@
+//! [`SentenceEncoder`]: a loaded sentence-transformers model, ready to embed.
+
+use std::path::{Path, PathBuf};
+
+use ndarray::Array2;
+use serde::Deserialize;
+use smtl_backbone::{load_safetensors, BackboneError, BertConfig, BertModel};
+use tch::{nn, Device, Kind, Tensor};
+use tokenizers::Encoding;
+
+use crate::dense::Dense;
+use crate::modules::{read_json, read_modules, ModuleKind, ModuleSpec};
+use crate::pooling::{Pooling, PoolingMode};
+use crate::tokenize::{TextTokenizer, TokenBatch, Truncation};
+use crate::{EmbedError, Result};
+
+/// Name under which the backbone's variables live in the encoder's store:
+/// the same `bert.` prefix as Hugging Face's `BertFor*` checkpoints.
+pub const BACKBONE_PREFIX: &str = "bert";
+
+/// Tunables of inference.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncoderOptions {
+    /// Sentences per forward pass.
+    pub batch_size: usize,
+    /// What to do with sentences longer than `max_seq_length`.
+    pub truncation: Truncation,
+}
+
+impl Default for EncoderOptions {
+    fn default() -> Self {
+        // sentence-transformers' default batch size.
+        Self {
+            batch_size: 32,
+            truncation: Truncation::Truncate,
+        }
+    }
+}
+
+/// A sentence-level module applied after the Transformer, in `modules.json` order.
+#[derive(Debug)]
+pub enum SentenceStep {
+    Pooling(Pooling),
+    Dense(Dense),
+    Normalize,
+}
+
+/// Per-sentence token-level output (for token classification heads).
+#[derive(Debug)]
+pub struct TokenStates {
+    /// `[tokens, hidden]` states of the last layer, special tokens included.
+    pub states: Tensor,
+    /// Wordpiece strings, special tokens included.
+    pub tokens: Vec<String>,
+    /// For each token, the word it belongs to (`None` for special tokens).
+    pub word_ids: Vec<Option<u32>>,
+}
+
+#[derive(Deserialize, Default)]
+struct SentenceBertConfig {
+    #[serde(default)]
+    max_seq_length: Option<usize>,
+    #[serde(default)]
+    do_lower_case: bool,
+}
+
+/// A sentence-transformers model directory, loaded: BERT backbone, tokenizer
+/// and the sentence-level modules (pooling, dense, normalize).
+///
+/// Inference never records autograd history and always runs the backbone in
+/// eval mode (no dropout).
+pub struct SentenceEncoder {
+    vs: nn::VarStore,
+    backbone: BertModel,
+    tokenizer: TextTokenizer,
+    steps: Vec<SentenceStep>,
+    options: EncoderOptions,
+    model_dir: PathBuf,
+    transformer_dir: PathBuf,
+    dim: i64,
+}
+
+impl std::fmt::Debug for SentenceEncoder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentenceEncoder")
+            .field("model_dir", &self.model_dir)
+            .field("device", &self.vs.device())
+            .field("dim", &self.dim)
+            .field("steps", &self.steps)
+            .finish()
+    }
+}
+
+fn require_file(path: PathBuf) -> Result<PathBuf> {
+    if path.is_file() {
+        Ok(path)
+    } else {
+        Err(EmbedError::Io {
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "file not found"),
+            path,
+        })
+    }
+}
+
+impl SentenceEncoder {
+    /// Loads a model directory in sentence-transformers layout on `device`.
+    ///
+    /// Without `modules.json` the directory is read as a plain Hugging Face
+    /// BERT model followed by mean pooling, as sentence-transformers does.
+    pub fn from_dir(model_dir: impl AsRef<Path>, device: Device) -> Result<Self> {
+        Self::from_dir_with(model_dir, device, EncoderOptions::default())
+    }
+
+    pub fn from_dir_with(
+        model_dir: impl AsRef<Path>,
+        device: Device,
+        options: EncoderOptions,
+    ) -> Result<Self> {
+        let model_dir = model_dir.as_ref().to_path_buf();
+        if !model_dir.is_dir() {
+            return Err(EmbedError::ModelDirMissing(model_dir));
+        }
+        if options.batch_size == 0 {
+            return Err(EmbedError::InvalidOption(
+                "batch_size must be at least 1".into(),
+            ));
+        }
+        let specs = if model_dir.join("modules.json").exists() {
+            read_modules(&model_dir)?
+        } else {
+            vec![
+                ModuleSpec {
+                    name: "0".into(),
+                    kind: ModuleKind::Transformer,
+                    dir: model_dir.clone(),
+                },
+                ModuleSpec {
+                    name: "1".into(),
+                    kind: ModuleKind::Pooling,
+                    dir: PathBuf::new(),
+                },
+            ]
+        };
+        let invalid = |message: String| EmbedError::InvalidModule {
+            path: model_dir.join("modules.json"),
+            message,
+        };
+        let (first, rest) = specs
+            .split_first()
+            .ok_or_else(|| invalid("modules.json lists no module".into()))?;
+        if first.kind != ModuleKind::Transformer {
+            return Err(invalid("the first module must be a Transformer".into()));
+        }
+
+        // --- Transformer: backbone + tokenizer -------------------------------
+        let tdir = first.dir.clone();
+        let config = BertConfig::from_file(require_file(tdir.join("config.json"))?)?;
+        let weights = tdir.join("model.safetensors");
+        if !weights.is_file() {
+            if tdir.join("pytorch_model.bin").is_file() {
+                return Err(BackboneError::PickleRefused {
+                    path: tdir.join("pytorch_model.bin"),
+                }
+                .into());
+            }
+            require_file(weights.clone())?;
+        }
+        let sbert: SentenceBertConfig = match tdir.join("sentence_bert_config.json") {
+            p if p.is_file() => read_json(&p, "sentence_bert_config.json")?,
+            _ => SentenceBertConfig::default(),
+        };
+        let model_max = match tdir.join("tokenizer_config.json") {
+            p if p.is_file() => read_json::<serde_json::Value>(&p, "tokenizer_config.json")?
+                .get("model_max_length")
+                .and_then(|v| v.as_f64())
+                .map(|v| v.min(usize::MAX as f64) as usize),
+            _ => None,
+        };
+        let max_len = sbert
+            .max_seq_length
+            .or(model_max)
+            .unwrap_or(usize::MAX)
+            .min(config.max_position_embeddings as usize);
+        if max_len < 2 {
+            return Err(invalid(format!(
+                "max_seq_length {max_len} leaves no room for a token"
+            )));
+        }
+        let mut tokenizer = TextTokenizer::from_file(
+            &tdir.join("tokenizer.json"),
+            max_len,
+            sbert.do_lower_case,
+            config.pad_token_id,
+        )?;
+        tokenizer.set_truncation(options.truncation);
+
+        let mut vs = nn::VarStore::new(device);
+        let backbone = BertModel::load(vs.root() / BACKBONE_PREFIX, &config)?;
+
+        // --- sentence-level modules ------------------------------------------
+        let mut steps = Vec::new();
+        let mut dim = config.hidden_size;
+        let mut pooled = false;
+        for spec in rest {
+            let step = match spec.kind {
+                ModuleKind::Transformer => {
+                    return Err(invalid("only one Transformer module is supported".into()))
+                }
+                ModuleKind::Pooling => {
+                    let pooling = if spec.dir.as_os_str().is_empty() {
+                        Pooling::new(vec![PoolingMode::Mean], dim)?
+                    } else {
+                        Pooling::from_dir(&spec.dir)?
+                    };
+                    if pooling.token_dim != dim {
+                        return Err(EmbedError::InvalidModule {
+                            path: spec.dir.join("config.json"),
+                            message: format!(
+                                "pools {}-wide token states but the transformer makes {dim}-wide ones",
+                                pooling.token_dim
+                            ),
+                        });
+                    }
+                    pooled = true;
+                    dim = pooling.output_dim();
+                    SentenceStep::Pooling(pooling)
+                }
+                ModuleKind::Dense => {
+                    let dense = Dense::load(vs.root() / "dense" / &spec.name, &spec.dir)?;
+                    if dense.in_features != dim {
+                        return Err(EmbedError::InvalidModule {
+                            path: spec.dir.join("config.json"),
+                            message: format!(
+                                "in_features {} but the embedding is {dim}-wide",
+                                dense.in_features
+                            ),
+                        });
+                    }
+                    dim = dense.out_features;
+                    SentenceStep::Dense(dense)
+                }
+                ModuleKind::Normalize => SentenceStep::Normalize,
+                ModuleKind::Dropout => continue,
+            };
+            if !pooled {
+                return Err(invalid(
+                    "a Pooling module must come right after the Transformer".into(),
+                ));
+            }
+            steps.push(step);
+        }
+        if !pooled {
+            return Err(invalid(
+                "modules.json has no Pooling module: token embeddings only are not supported"
+                    .into(),
+            ));
+        }
+
+        load_safetensors(&vs, BACKBONE_PREFIX, &weights)?;
+        vs.freeze(); // inference by default; trainers unfreeze what they train
+        Ok(Self {
+            vs,
+            backbone,
+            tokenizer,
+            steps,
+            options,
+            model_dir,
+            transformer_dir: tdir,
+            dim,
+        })
+    }
+
+    /// Width of the sentence embedding.
+    pub fn embedding_dim(&self) -> i64 {
+        self.dim
+    }
+
+    /// Width of the token states.
+    pub fn hidden_size(&self) -> i64 {
+        self.backbone.config().hidden_size
+    }
+
+    pub fn device(&self) -> Device {
+        self.vs.device()
+    }
+
+    pub fn options(&self) -> EncoderOptions {
+        self.options
+    }
+
+    pub fn set_batch_size(&mut self, batch_size: usize) -> Result<()> {
+        if batch_size == 0 {
+            return Err(EmbedError::InvalidOption(
+                "batch_size must be at least 1".into(),
+            ));
+        }
+        self.options.batch_size = batch_size;
+        Ok(())
+    }
+
+    pub fn model_dir(&self) -> &Path {
+        &self.model_dir
+    }
+
+    /// Folder of the Transformer module (config.json, tokenizer.json, ...).
+    pub fn transformer_dir(&self) -> &Path {
+        &self.transformer_dir
+    }
+
+    pub fn backbone(&self) -> &BertModel {
+        &self.backbone
+    }
+
+    pub fn tokenizer(&self) -> &TextTokenizer {
+        &self.tokenizer
+    }
+
+    pub fn steps(&self) -> &[SentenceStep] {
+        &self.steps
+    }
+
+    /// The variables: backbone under `bert.`, Dense modules under `dense.<name>.`.
+    pub fn var_store(&self) -> &nn::VarStore {
+        &self.vs
+    }
+
+    pub fn var_store_mut(&mut self) -> &mut nn::VarStore {
+        &mut self.vs
+    }
+
+    /// Backbone forward on a padded batch: `[batch, seq, hidden]`.
+    pub fn token_embeddings(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
+        Ok(self
+            .backbone
+            .forward_t(&batch.input_ids, &batch.attention_mask, train)?)
+    }
+
+    /// Applies pooling, dense and normalize to token states.
+    pub fn sentence_embeddings(&self, token_states: &Tensor, attention_mask: &Tensor) -> Tensor {
+        let mut xs = token_states.shallow_clone();
+        for step in &self.steps {
+            xs = match step {
+                SentenceStep::Pooling(p) => p.forward(&xs, attention_mask),
+                SentenceStep::Dense(d) => d.forward(&xs),
+                SentenceStep::Normalize => {
+                    let norm = xs.norm_scalaropt_dim(2, [-1], true).clamp_min(1e-12);
+                    xs / norm
+                }
+            };
+        }
+        xs
+    }
+
+    /// Indices of `encodings` from longest to shortest, cut into batches: each
+    /// batch then pads to nearly its own length and no compute goes to padding.
+    fn length_sorted_batches(&self, encodings: &[Encoding]) -> Vec<Vec<usize>> {
+        let mut order: Vec<usize> = (0..encodings.len()).collect();
+        order.sort_by_key(|&i| std::cmp::Reverse(encodings[i].len()));
+        order
+            .chunks(self.options.batch_size)
+            .map(<[usize]>::to_vec)
+            .collect()
+    }
+
+    /// Embeds `sentences` into a `[n, dim]` float tensor on the encoder's
+    /// device, rows in the caller's order.
+    pub fn encode_tensor<S: AsRef<str>>(&self, sentences: &[S]) -> Result<Tensor> {
+        let device = self.device();
+        if sentences.is_empty() {
+            return Ok(Tensor::zeros([0, self.dim], (Kind::Float, device)));
+        }
+        let encodings = self.tokenizer.encode_texts(sentences)?;
+        tch::no_grad(|| {
+            let mut out = Tensor::zeros([sentences.len() as i64, self.dim], (Kind::Float, device));
+            for idx in self.length_sorted_batches(&encodings) {
+                let batch: Vec<&Encoding> = idx.iter().map(|&i| &encodings[i]).collect();
+                let batch = self.tokenizer.pad(&batch, device);
+                let states = self.token_embeddings(&batch, false)?;
+                let emb = self.sentence_embeddings(&states, &batch.attention_mask);
+                let rows = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>())
+                    .to_device(device);
+                let _ = out.f_index_copy_(0, &rows, &emb.to_kind(Kind::Float))?;
+            }
+            Ok(out)
+        })
+    }
+
+    /// Embeds `sentences` into a `[n, dim]` array, rows in the caller's order.
+    pub fn encode<S: AsRef<str>>(&self, sentences: &[S]) -> Result<Array2<f32>> {
+        let t = self
+            .encode_tensor(sentences)?
+            .to_device(Device::Cpu)
+            .contiguous();
+        let (n, d) = (t.size()[0] as usize, t.size()[1] as usize);
+        let mut data = vec![0f32; n * d];
+        t.f_copy_data(&mut data, n * d)?;
+        Ok(Array2::from_shape_vec((n, d), data).expect("shape matches the data"))
+    }
+
+    /// Last-layer token states of each sentence (no padding), in the caller's order.
+    pub fn token_states<S: AsRef<str>>(&self, sentences: &[S]) -> Result<Vec<TokenStates>> {
+        let encodings = self.tokenizer.encode_texts(sentences)?;
+        let device = self.device();
+        let mut out: Vec<Option<TokenStates>> = (0..sentences.len()).map(|_| None).collect();
+        tch::no_grad(|| -> Result<()> {
+            for idx in self.length_sorted_batches(&encodings) {
+                let batch: Vec<&Encoding> = idx.iter().map(|&i| &encodings[i]).collect();
+                let padded = self.tokenizer.pad(&batch, device);
+                let states = self.token_embeddings(&padded, false)?;
+                for (row, &i) in idx.iter().enumerate() {
+                    let len = padded.lengths[row] as i64;
+                    out[i] = Some(TokenStates {
+                        states: states.get(row as i64).narrow(0, 0, len),
+                        tokens: encodings[i].get_tokens().to_vec(),
+                        word_ids: encodings[i].get_word_ids().to_vec(),
+                    });
+                }
+            }
+            Ok(())
+        })?;
+        Ok(out
+            .into_iter()
+            .map(|s| s.expect("every sentence is in one batch"))
+            .collect())
+    }
+}

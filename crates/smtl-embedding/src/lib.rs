@@ -1,0 +1,25 @@
+//! The sentence-transformers pipeline on the smtl BERT backbone.
+//!
+//! A model directory in sentence-transformers layout is read as
+//! sentence-transformers reads it: `modules.json` lists the modules in order
+//! (Transformer -> Pooling -> optional Dense -> optional Normalize), each with
+//! its own folder and config. [`SentenceEncoder`] runs that pipeline and gives
+//! embeddings numerically equal to `SentenceTransformer.encode`.
+
+mod dense;
+mod encoder;
+mod error;
+mod modules;
+mod pooling;
+mod tokenize;
+
+pub use dense::{Dense, DenseActivation};
+pub use encoder::{EncoderOptions, SentenceEncoder, SentenceStep, TokenStates};
+pub use error::EmbedError;
+pub use modules::{ModuleKind, ModuleSpec};
+pub use pooling::{Pooling, PoolingMode};
+pub use smtl_backbone::DeviceSpec;
+pub use tokenize::{TextTokenizer, TokenBatch, Truncation};
+
+/// Result alias of this crate.
+pub type Result<T, E = EmbedError> = std::result::Result<T, E>;
