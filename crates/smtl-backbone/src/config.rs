@@ -97,6 +97,30 @@ impl BertConfig {
         Ok(config)
     }
 
+    /// Number of parameters [`crate::BertModel`] allocates (pooler excluded),
+    /// `None` if it does not fit in a `u64`.
+    pub fn num_parameters(&self) -> Option<u64> {
+        let u = |v: i64| u64::try_from(v).ok();
+        let (h, i) = (u(self.hidden_size)?, u(self.intermediate_size)?);
+        let tables = u(self.vocab_size)?
+            .checked_add(u(self.max_position_embeddings)?)?
+            .checked_add(u(self.type_vocab_size)?)?;
+        let embeddings = tables.checked_add(2)?.checked_mul(h)?;
+        // q, k, v, attention output: h*h + h each; two LayerNorms: 2h each;
+        // intermediate: i*h + i; output: h*i + h.
+        let layer = h
+            .checked_mul(h)?
+            .checked_add(h)?
+            .checked_mul(4)?
+            .checked_add(h.checked_mul(4)?)?
+            .checked_add(h.checked_mul(i)?.checked_mul(2)?)?
+            .checked_add(i)?
+            .checked_add(h)?;
+        layer
+            .checked_mul(u(self.num_hidden_layers)?)?
+            .checked_add(embeddings)
+    }
+
     /// Width of one attention head.
     pub fn head_dim(&self) -> i64 {
         self.hidden_size / self.num_attention_heads
@@ -147,7 +171,7 @@ impl BertConfig {
                 return bad(format!("{name} must be in [0, 1), got {p}"));
             }
         }
-        if !(self.layer_norm_eps > 0.0) {
+        if self.layer_norm_eps.is_nan() || self.layer_norm_eps <= 0.0 {
             return bad(format!(
                 "layer_norm_eps must be positive, got {}",
                 self.layer_norm_eps

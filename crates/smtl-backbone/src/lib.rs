@@ -18,7 +18,9 @@ pub use bert::{BertEmbeddings, BertLayer, BertModel, EncoderOutput};
 pub use config::{Activation, BertConfig};
 pub use device::DeviceSpec;
 pub use error::BackboneError;
-pub use weights::{load_safetensors, LoadReport};
+pub use weights::{
+    check_config_fits, load_safetensors, load_safetensors_bytes, read_safetensors, LoadReport,
+};
 
 /// Result alias of this crate.
 pub type Result<T, E = BackboneError> = std::result::Result<T, E>;

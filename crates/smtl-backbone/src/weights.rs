@@ -6,7 +6,7 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 use tch::{nn::VarStore, Kind, Tensor};
 
-use crate::{BackboneError, Result};
+use crate::{BackboneError, BertConfig, Result};
 
 /// Namespaces that belong to the BERT backbone; any tensor in them that the
 /// model does not know is an error, because it means the architecture differs.
@@ -70,21 +70,87 @@ pub(crate) fn refuse_pickle(path: &Path) -> Result<()> {
 /// returned for a missing, unexpected, mis-shaped or mis-typed tensor.
 pub fn load_safetensors(vs: &VarStore, prefix: &str, path: impl AsRef<Path>) -> Result<LoadReport> {
     let path = path.as_ref();
+    let bytes = read_safetensors(path)?;
+    load_safetensors_bytes(vs, prefix, path, &bytes)
+}
+
+/// Reads a weights file, refusing pickle formats.
+pub fn read_safetensors(path: impl AsRef<Path>) -> Result<Vec<u8>> {
+    let path = path.as_ref();
     refuse_pickle(path)?;
-    let bytes = std::fs::read(path).map_err(|source| BackboneError::Io {
+    std::fs::read(path).map_err(|source| BackboneError::Io {
         path: path.to_path_buf(),
         source,
-    })?;
-    let file = SafeTensors::deserialize(&bytes).map_err(|e| BackboneError::SafeTensors {
+    })
+}
+
+fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
+    SafeTensors::deserialize(bytes).map_err(|e| BackboneError::SafeTensors {
         path: path.to_path_buf(),
         message: e.to_string(),
-    })?;
+    })
+}
 
-    let by_name: HashMap<String, String> = file
-        .names()
-        .into_iter()
-        .map(|n| (canonical_name(n), n.to_string()))
-        .collect();
+/// Refuses, before any variable is allocated, a config that implies more
+/// than twice as many parameters as the whole file holds: the model could
+/// not be filled, and building it first could exhaust memory (or panic in
+/// libtorch's allocator for absurd sizes). Smaller disagreements are left
+/// to [`load_safetensors_bytes`], which names the mismatching tensor.
+pub fn check_config_fits(config: &BertConfig, path: &Path, bytes: &[u8]) -> Result<()> {
+    let file = parse(path, bytes)?;
+    let held: u64 = file
+        .iter()
+        .map(|(_, v)| v.shape().iter().map(|&d| d as u64).product::<u64>())
+        .sum();
+    match config.num_parameters() {
+        Some(n) if n <= held.saturating_mul(2) => Ok(()),
+        n => Err(BackboneError::InvalidConfig(format!(
+            "vocab_size {}, hidden_size {}, num_hidden_layers {}, intermediate_size {}, \
+             max_position_embeddings {} imply {} parameters, but {} holds only {held} values",
+            config.vocab_size,
+            config.hidden_size,
+            config.num_hidden_layers,
+            config.intermediate_size,
+            config.max_position_embeddings,
+            n.map_or("more than 2^64".to_string(), |n| n.to_string()),
+            path.display()
+        ))),
+    }
+}
+
+/// As [`load_safetensors`], from the file's bytes already read.
+pub fn load_safetensors_bytes(
+    vs: &VarStore,
+    prefix: &str,
+    path: &Path,
+    bytes: &[u8],
+) -> Result<LoadReport> {
+    let file = parse(path, bytes)?;
+
+    // Two tensors of the backbone that map to one variable (`bert.X` and
+    // `X`, `LayerNorm.gamma` and `LayerNorm.weight`) are ambiguous.
+    let mut by_name: HashMap<String, String> = HashMap::new();
+    let mut duplicates = Vec::new();
+    for n in file.names() {
+        let canonical = canonical_name(n);
+        let in_backbone = BACKBONE_NAMESPACES
+            .iter()
+            .any(|ns| canonical.starts_with(ns));
+        if let Some(previous) = by_name.insert(canonical, n.to_string()) {
+            if in_backbone {
+                duplicates.push(previous);
+                duplicates.push(n.to_string());
+            }
+        }
+    }
+    if !duplicates.is_empty() {
+        duplicates.sort();
+        duplicates.dedup();
+        return Err(BackboneError::UnexpectedTensors {
+            path: path.to_path_buf(),
+            names: duplicates,
+        });
+    }
 
     let prefix = if prefix.is_empty() || prefix.ends_with('.') {
         prefix.to_string()

@@ -4,7 +4,10 @@ use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
 use serde::Deserialize;
-use smtl_backbone::{load_safetensors, BackboneError, BertConfig, BertModel};
+use smtl_backbone::{
+    check_config_fits, load_safetensors_bytes, read_safetensors, BackboneError, BertConfig,
+    BertModel,
+};
 use tch::{nn, Device, Kind, Tensor};
 use tokenizers::Encoding;
 
@@ -77,7 +80,9 @@ pub struct SentenceEncoder {
     options: EncoderOptions,
     model_dir: PathBuf,
     transformer_dir: PathBuf,
+    modules: Vec<ModuleSpec>,
     dim: i64,
+    pooled_dim: i64,
 }
 
 impl std::fmt::Debug for SentenceEncoder {
@@ -125,7 +130,8 @@ impl SentenceEncoder {
                 "batch_size must be at least 1".into(),
             ));
         }
-        let specs = if model_dir.join("modules.json").exists() {
+        let has_modules_json = model_dir.join("modules.json").exists();
+        let specs = if has_modules_json {
             read_modules(&model_dir)?
         } else {
             vec![
@@ -194,6 +200,8 @@ impl SentenceEncoder {
         )?;
         tokenizer.set_truncation(options.truncation);
 
+        let weight_bytes = read_safetensors(&weights)?;
+        check_config_fits(&config, &weights, &weight_bytes)?;
         let mut vs = nn::VarStore::new(device);
         let backbone = BertModel::load(vs.root() / BACKBONE_PREFIX, &config)?;
 
@@ -256,7 +264,14 @@ impl SentenceEncoder {
             ));
         }
 
-        load_safetensors(&vs, BACKBONE_PREFIX, &weights)?;
+        // Width of the head-facing embedding: everything but Normalize.
+        let pooled_dim = steps.iter().fold(config.hidden_size, |d, s| match s {
+            SentenceStep::Pooling(p) => p.output_dim(),
+            SentenceStep::Dense(dense) => dense.out_features,
+            SentenceStep::Normalize => d,
+        });
+        load_safetensors_bytes(&vs, BACKBONE_PREFIX, &weights, &weight_bytes)?;
+        drop(weight_bytes);
         vs.freeze(); // inference by default; trainers unfreeze what they train
         Ok(Self {
             vs,
@@ -266,7 +281,13 @@ impl SentenceEncoder {
             options,
             model_dir,
             transformer_dir: tdir,
+            modules: if has_modules_json {
+                specs.clone()
+            } else {
+                Vec::new()
+            },
             dim,
+            pooled_dim,
         })
     }
 
@@ -337,11 +358,33 @@ impl SentenceEncoder {
 
     /// Applies pooling, dense and normalize to token states.
     pub fn sentence_embeddings(&self, token_states: &Tensor, attention_mask: &Tensor) -> Tensor {
+        self.run_steps(token_states, attention_mask, true)
+    }
+
+    /// As [`Self::sentence_embeddings`] without the Normalize step: the
+    /// input of sentence-level task heads (unit-norm vectors would shrink the
+    /// head's logits and slow its training).
+    pub fn pooled_embeddings(&self, token_states: &Tensor, attention_mask: &Tensor) -> Tensor {
+        self.run_steps(token_states, attention_mask, false)
+    }
+
+    /// Width of [`Self::pooled_embeddings`].
+    pub fn pooled_dim(&self) -> i64 {
+        self.pooled_dim
+    }
+
+    /// The `modules.json` entries (empty for a plain Hugging Face directory).
+    pub fn modules(&self) -> &[ModuleSpec] {
+        &self.modules
+    }
+
+    fn run_steps(&self, token_states: &Tensor, attention_mask: &Tensor, normalize: bool) -> Tensor {
         let mut xs = token_states.shallow_clone();
         for step in &self.steps {
             xs = match step {
                 SentenceStep::Pooling(p) => p.forward(&xs, attention_mask),
                 SentenceStep::Dense(d) => d.forward(&xs),
+                SentenceStep::Normalize if !normalize => xs,
                 SentenceStep::Normalize => {
                     let norm = xs.norm_scalaropt_dim(2, [-1], true).clamp_min(1e-12);
                     xs / norm

@@ -9,15 +9,19 @@
 mod dense;
 mod encoder;
 mod error;
+mod io;
 mod modules;
 mod pooling;
+mod save;
 mod tokenize;
 
 pub use dense::{Dense, DenseActivation};
 pub use encoder::{EncoderOptions, SentenceEncoder, SentenceStep, TokenStates};
 pub use error::EmbedError;
+pub use io::{AtomicFile, EmbedIoError, JsonlRowWriter, LineReader, NpyRowWriter};
 pub use modules::{ModuleKind, ModuleSpec};
 pub use pooling::{Pooling, PoolingMode};
+pub use save::write_safetensors;
 pub use smtl_backbone::DeviceSpec;
 pub use tokenize::{TextTokenizer, TokenBatch, Truncation};
 

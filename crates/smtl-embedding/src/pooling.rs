@@ -150,6 +150,9 @@ impl Pooling {
                 }
             }
         };
+        if modes.is_empty() {
+            return Err(invalid("pooling_mode lists no mode".into()));
+        }
         Self::new(modes, dim)
     }
 

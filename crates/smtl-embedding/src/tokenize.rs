@@ -141,7 +141,19 @@ impl TextTokenizer {
 
     fn check_length(&self, index: usize, enc: &Encoding) -> Result<()> {
         if self.truncation == Truncation::Error && !enc.get_overflowing().is_empty() {
-            let dropped: usize = enc.get_overflowing().iter().map(|o| o.len()).sum();
+            // Each overflow piece gets its own special tokens from the
+            // post-processor: count only the sentence's tokens (stride is 0,
+            // so the pieces do not overlap).
+            let dropped: usize = enc
+                .get_overflowing()
+                .iter()
+                .map(|o| {
+                    o.get_special_tokens_mask()
+                        .iter()
+                        .filter(|&&m| m == 0)
+                        .count()
+                })
+                .sum();
             return Err(EmbedError::TooLong {
                 index,
                 tokens: enc.len() + dropped,

@@ -1,0 +1,288 @@
+//! Encoder throughput of the real all-MiniLM-L6-v2 on real sentences.
+//!
+//! ```text
+//! cargo bench --bench encoder_throughput
+//! ```
+//!
+//! Needs `scripts/setup` (model in `models/all-MiniLM-L6-v2`, data in `data/`).
+//! The corpus is built from the data the setup installs:
+//! `data/trec_question_labels.txt` (the `COARSE:fine ` label prefix stripped)
+//! and `data/hutto_ICWSM_2014/*_GroundTruth.txt` (the third TAB column).
+//!
+//! Two groups, each reported in sentences/s through `Throughput::Elements`:
+//!
+//! * `batch_size/{1,8,32,128}`: 512 real sentences of natural lengths;
+//! * `length_batch32/{short10,medium30,long128,long256}`: 32 sentences of
+//!   about 10, 30, 128 and 256 wordpieces each ([CLS]/[SEP] included),
+//!   batch size 32. Short and medium ones are real sentences of that length;
+//!   long ones are consecutive real sentences concatenated, then cut at a word
+//!   boundary to at most the target (so nothing is truncated by the encoder).
+//!
+//! Before each group a line on stderr gives the mean wordpieces per sentence,
+//! so that tokens/s = sentences/s x that number.
+//!
+//! libtorch uses its default intra-op thread count (one per core); the line
+//! printed at start-up says how many.
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use criterion::{
+    criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
+};
+use sentence_mtl::SentenceEncoder;
+use tch::Device;
+
+/// Sentences of the natural-length corpus.
+const CORPUS_SENTENCES: usize = 512;
+/// Sentences per bucket of the length group (one batch of 32).
+const BUCKET_SENTENCES: usize = 32;
+const BUCKET_BATCH: usize = 32;
+
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+fn read_lossy(path: &Path) -> String {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| {
+        panic!(
+            "{}: {e} (run scripts/setup to install the data)",
+            path.display()
+        )
+    });
+    String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// Line breaks and surrounding blanks out: one sentence is one line.
+fn clean(s: &str) -> String {
+    s.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+/// Every real sentence of the data, in file order (TREC first, then the
+/// sentiment files in name order).
+fn real_sentences() -> Vec<String> {
+    let data = root().join("data");
+    let mut out = Vec::new();
+    for line in read_lossy(&data.join("trec_question_labels.txt")).lines() {
+        // "DESC:manner How did serfdom develop ...": drop the label.
+        let text = match line.split_once(' ') {
+            Some((label, rest)) if label.contains(':') => rest,
+            _ => line,
+        };
+        let text = clean(text);
+        if !text.is_empty() {
+            out.push(text);
+        }
+    }
+    let dir = data.join("hutto_ICWSM_2014");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup)", dir.display()))
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| {
+            p.file_name()
+                .and_then(|n| n.to_str())
+                .is_some_and(|n| n.ends_with("_GroundTruth.txt"))
+        })
+        .collect();
+    files.sort();
+    assert!(
+        !files.is_empty(),
+        "no *_GroundTruth.txt in {}",
+        dir.display()
+    );
+    for file in files {
+        // "id<TAB>sentiment<TAB>text", with a header line "id sentiment text".
+        for line in read_lossy(&file).lines().skip(1) {
+            if let Some(text) = line.splitn(3, '\t').nth(2) {
+                let text = clean(text);
+                if !text.is_empty() {
+                    out.push(text);
+                }
+            }
+        }
+    }
+    out
+}
+
+/// `n` sentences spread evenly over `all` (every k-th), so that every source
+/// contributes in proportion to its size.
+fn spread(all: &[String], n: usize) -> Vec<String> {
+    assert!(all.len() >= n, "only {} real sentences", all.len());
+    (0..n).map(|i| all[i * all.len() / n].clone()).collect()
+}
+
+/// Wordpieces of a text, [CLS]/[SEP] included, counted by the encoder's own
+/// tokenizer with truncation switched off.
+struct Counter(Box<dyn Fn(&str) -> usize>);
+
+impl Counter {
+    fn new(encoder: &SentenceEncoder) -> Self {
+        let mut tok = encoder.tokenizer().inner().clone();
+        tok.with_truncation(None)
+            .expect("switching truncation off cannot fail");
+        Self(Box::new(move |s: &str| {
+            tok.encode(s, true).expect("tokenizes").len()
+        }))
+    }
+
+    fn count(&self, s: &str) -> usize {
+        (self.0)(s)
+    }
+
+    fn mean(&self, sentences: &[String]) -> f64 {
+        sentences.iter().map(|s| self.count(s)).sum::<usize>() as f64 / sentences.len() as f64
+    }
+}
+
+/// `n` real sentences of `lo..=hi` wordpieces, spread over the data.
+fn natural_bucket(
+    all: &[String],
+    counter: &Counter,
+    lo: usize,
+    hi: usize,
+    n: usize,
+) -> Vec<String> {
+    let fits: Vec<String> = all
+        .iter()
+        .filter(|s| (lo..=hi).contains(&counter.count(s)))
+        .cloned()
+        .collect();
+    spread(&fits, n)
+}
+
+/// `n` texts of at most (and close to) `target` wordpieces: consecutive real
+/// sentences joined until the target is reached, then cut back at a word
+/// boundary.
+fn long_bucket(all: &[String], counter: &Counter, target: usize, n: usize) -> Vec<String> {
+    let mut out = Vec::with_capacity(n);
+    // Start each text at a different place in the data.
+    for i in 0..n {
+        let mut j = i * all.len() / n;
+        let mut text = String::new();
+        while counter.count(&text) < target {
+            if !text.is_empty() {
+                text.push(' ');
+            }
+            text.push_str(&all[j % all.len()]);
+            j += 1;
+        }
+        // Largest prefix of words that fits (binary search on the word count).
+        let words: Vec<&str> = text.split(' ').collect();
+        let (mut lo, mut hi) = (1usize, words.len());
+        while lo < hi {
+            let mid = (lo + hi).div_ceil(2);
+            if counter.count(&words[..mid].join(" ")) <= target {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        out.push(words[..lo].join(" "));
+    }
+    out
+}
+
+fn load_encoder() -> SentenceEncoder {
+    let dir = root().join("models/all-MiniLM-L6-v2");
+    SentenceEncoder::from_dir(&dir, Device::Cpu)
+        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup)", dir.display()))
+}
+
+fn benches(c: &mut Criterion) {
+    let mut encoder = load_encoder();
+    let counter = Counter::new(&encoder);
+    let all = real_sentences();
+    eprintln!(
+        "encoder_throughput: {} real sentences available; libtorch intra-op threads: {}",
+        all.len(),
+        tch::get_num_threads()
+    );
+
+    // (a) batch size, natural lengths -------------------------------------
+    let corpus = spread(&all, CORPUS_SENTENCES);
+    let max_len = encoder.tokenizer().max_len();
+    let truncated: Vec<usize> = corpus
+        .iter()
+        .map(|s| counter.count(s).min(max_len))
+        .collect();
+    eprintln!(
+        "batch_size group: {} sentences, mean {:.1} wordpieces/sentence as encoded (max {}, \
+         truncation at {max_len}); tokens/s = sentences/s x {:.1}",
+        corpus.len(),
+        truncated.iter().sum::<usize>() as f64 / corpus.len() as f64,
+        truncated.iter().max().unwrap(),
+        truncated.iter().sum::<usize>() as f64 / corpus.len() as f64,
+    );
+    {
+        let mut group = c.benchmark_group("batch_size");
+        group
+            .sample_size(10)
+            .sampling_mode(SamplingMode::Flat)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(30))
+            .throughput(Throughput::Elements(corpus.len() as u64));
+        for batch in [1usize, 8, 32, 128] {
+            encoder.set_batch_size(batch).expect("positive batch size");
+            group.bench_with_input(BenchmarkId::from_parameter(batch), &corpus, |b, corpus| {
+                b.iter(|| black_box(encoder.encode(corpus).expect("encodes")))
+            });
+        }
+        group.finish();
+    }
+
+    // (b) sentence length, batch 32 ---------------------------------------
+    encoder
+        .set_batch_size(BUCKET_BATCH)
+        .expect("positive batch size");
+    // (name, texts, measurement seconds: about ten encodes of the bucket)
+    let buckets = [
+        (
+            "short10",
+            natural_bucket(&all, &counter, 9, 11, BUCKET_SENTENCES),
+            3,
+        ),
+        (
+            "medium30",
+            natural_bucket(&all, &counter, 28, 32, BUCKET_SENTENCES),
+            5,
+        ),
+        (
+            "long128",
+            long_bucket(&all, &counter, 128, BUCKET_SENTENCES),
+            10,
+        ),
+        (
+            "long256",
+            long_bucket(&all, &counter, 256, BUCKET_SENTENCES),
+            25,
+        ),
+    ];
+    for (name, texts, _) in &buckets {
+        let mean = counter.mean(texts);
+        eprintln!(
+            "length bucket {name}: {} sentences, mean {mean:.1} wordpieces/sentence \
+             (min {}, max {}); tokens/s = sentences/s x {mean:.1}",
+            texts.len(),
+            texts.iter().map(|s| counter.count(s)).min().unwrap(),
+            texts.iter().map(|s| counter.count(s)).max().unwrap(),
+        );
+    }
+    let mut group = c.benchmark_group("length_batch32");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1));
+    for (name, texts, seconds) in &buckets {
+        group
+            .measurement_time(Duration::from_secs(*seconds))
+            .throughput(Throughput::Elements(texts.len() as u64));
+        group.bench_with_input(BenchmarkId::from_parameter(name), texts, |b, texts| {
+            b.iter(|| black_box(encoder.encode(texts).expect("encodes")))
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(encoder_throughput, benches);
+criterion_main!(encoder_throughput);

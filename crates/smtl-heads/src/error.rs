@@ -1,0 +1,32 @@
+use smtl_embedding::EmbedError;
+
+/// Errors of heads and multi-task models.
+#[derive(Debug, thiserror::Error)]
+pub enum HeadError {
+    #[error(transparent)]
+    Embed(#[from] EmbedError),
+    #[error("unknown task {0:?}")]
+    UnknownTask(String),
+    #[error("task {0:?} already exists")]
+    DuplicateTask(String),
+    #[error("task {task:?} is a {expected} task, but got a {got} example")]
+    WrongExampleKind {
+        task: String,
+        expected: &'static str,
+        got: &'static str,
+    },
+    #[error("label id {id} is outside the {num_labels} labels of task {task:?}")]
+    LabelOutOfRange {
+        task: String,
+        id: i64,
+        num_labels: i64,
+    },
+    #[error("example has {words} words but {tags} tags")]
+    TagLengthMismatch { words: usize, tags: usize },
+    #[error("invalid head config: {0}")]
+    InvalidConfig(String),
+    #[error("empty batch for task {0:?}")]
+    EmptyBatch(String),
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+}

@@ -1,0 +1,124 @@
+//! The heads themselves: small modules on top of the shared encoder's output.
+
+use serde::{Deserialize, Serialize};
+use tch::{nn, nn::Module, Tensor};
+
+use crate::{HeadError, Result};
+
+/// Label id that the loss ignores (wordpieces after the first, special tokens).
+pub const IGNORE_INDEX: i64 = -100;
+
+/// What a head reads and predicts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TaskKind {
+    /// One label per sentence, from the pooled sentence embedding.
+    SentenceClassification,
+    /// One label per word, from the token states.
+    TokenClassification,
+}
+
+impl TaskKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SentenceClassification => "sentence classification",
+            Self::TokenClassification => "token classification",
+        }
+    }
+}
+
+/// A head's shape, stored in checkpoints.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadConfig {
+    pub kind: TaskKind,
+    pub num_labels: i64,
+    /// Dropout on the head's input during training.
+    #[serde(default = "default_dropout")]
+    pub dropout: f64,
+    /// Width of an optional hidden layer (`None`: a single linear layer).
+    #[serde(default)]
+    pub hidden: Option<i64>,
+}
+
+fn default_dropout() -> f64 {
+    0.1
+}
+
+impl HeadConfig {
+    pub fn linear(kind: TaskKind, num_labels: usize) -> Self {
+        Self {
+            kind,
+            num_labels: num_labels as i64,
+            dropout: default_dropout(),
+            hidden: None,
+        }
+    }
+
+    fn validate(&self) -> Result<()> {
+        if self.num_labels < 2 {
+            return Err(HeadError::InvalidConfig(format!(
+                "a head needs at least 2 labels, got {}",
+                self.num_labels
+            )));
+        }
+        if !(0.0..1.0).contains(&self.dropout) {
+            return Err(HeadError::InvalidConfig(format!(
+                "dropout must be in [0, 1), got {}",
+                self.dropout
+            )));
+        }
+        if matches!(self.hidden, Some(h) if h <= 0) {
+            return Err(HeadError::InvalidConfig(
+                "hidden width must be positive".into(),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// dropout -> linear (or dropout -> linear -> GELU -> dropout -> linear with
+/// a hidden layer), applied on the last dimension: works for `[batch, dim]`
+/// sentence vectors and `[batch, seq, dim]` token states alike.
+#[derive(Debug)]
+pub struct TaskHead {
+    config: HeadConfig,
+    hidden: Option<nn::Linear>,
+    output: nn::Linear,
+}
+
+impl TaskHead {
+    /// Builds the head's variables under `p` for `input_dim`-wide features.
+    pub fn new(p: nn::Path, input_dim: i64, config: HeadConfig) -> Result<Self> {
+        config.validate()?;
+        let hidden = config
+            .hidden
+            .map(|h| nn::linear(&p / "hidden", input_dim, h, Default::default()));
+        let out_in = config.hidden.unwrap_or(input_dim);
+        let output = nn::linear(&p / "output", out_in, config.num_labels, Default::default());
+        Ok(Self {
+            config,
+            hidden,
+            output,
+        })
+    }
+
+    pub fn config(&self) -> &HeadConfig {
+        &self.config
+    }
+
+    pub fn kind(&self) -> TaskKind {
+        self.config.kind
+    }
+
+    /// Logits over the head's labels.
+    pub fn forward_t(&self, features: &Tensor, train: bool) -> Tensor {
+        let mut xs = features.dropout(self.config.dropout, train);
+        if let Some(hidden) = &self.hidden {
+            xs = hidden
+                .forward(&xs)
+                .gelu("none")
+                .dropout(self.config.dropout, train);
+        }
+        self.output.forward(&xs)
+    }
+}

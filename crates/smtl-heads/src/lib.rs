@@ -1,0 +1,25 @@
+//! Task heads on one shared sentence encoder.
+//!
+//! * [`HeadConfig`] / [`TaskHead`]: a sentence-classification head (pooled
+//!   embedding -> dropout -> linear) and a token-classification head (token
+//!   states -> dropout -> linear over BIO tags);
+//! * [`align`]: word-level labels onto wordpieces (first piece labelled, the
+//!   rest and the special tokens ignored) and back;
+//! * [`MultiTaskModel`]: what a trainer needs of a multi-task model (forward a
+//!   task's batch, named parameter groups for freezing and optimizers);
+//! * [`SharedEncoderModel`]: the implementation on a [`SentenceEncoder`].
+
+pub mod align;
+mod error;
+mod head;
+mod model;
+
+pub use error::HeadError;
+pub use head::{HeadConfig, TaskHead, TaskKind, IGNORE_INDEX};
+pub use model::{
+    Example, MultiTaskModel, ParamGroup, Prediction, SharedEncoderModel, TaskBatch, TaskOutput,
+    TaskSpec,
+};
+pub use smtl_embedding::SentenceEncoder;
+
+pub type Result<T, E = HeadError> = std::result::Result<T, E>;

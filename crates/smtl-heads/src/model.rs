@@ -1,0 +1,505 @@
+//! [`MultiTaskModel`]: the contract between multi-task models and the trainer,
+//! and [`SharedEncoderModel`]: one [`SentenceEncoder`] shared by named heads.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+use smtl_embedding::{SentenceEncoder, TokenBatch};
+use tch::{Device, Kind, Reduction, Tensor};
+
+use crate::align::{first_token_of_words, labels_for_tokens};
+use crate::head::{HeadConfig, TaskHead, TaskKind, IGNORE_INDEX};
+use crate::{HeadError, Result};
+
+/// A task as the model knows it: its name, head shape and label names.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TaskSpec {
+    pub name: String,
+    pub head: HeadConfig,
+    pub labels: Vec<String>,
+}
+
+/// One input example, labelled (training, evaluation) or not (prediction).
+/// Labels are ids into the task's label list.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Example {
+    Sentence {
+        text: String,
+        label: Option<usize>,
+    },
+    Words {
+        words: Vec<String>,
+        tags: Option<Vec<usize>>,
+    },
+}
+
+impl Example {
+    fn kind_name(&self) -> &'static str {
+        match self {
+            Self::Sentence { .. } => "sentence",
+            Self::Words { .. } => "word-sequence",
+        }
+    }
+}
+
+/// A tokenized, padded batch of one task, on the model's device.
+#[derive(Debug)]
+pub struct TaskBatch {
+    pub task: String,
+    pub tokens: TokenBatch,
+    /// `[batch]` (sentence tasks) or `[batch, seq]` (token tasks, with
+    /// [`IGNORE_INDEX`] on ignored positions); `None` for unlabelled input.
+    pub labels: Option<Tensor>,
+    /// Token tasks: position of each word's first token, per sentence.
+    pub word_starts: Vec<Vec<Option<usize>>>,
+}
+
+/// Output of a forward pass.
+#[derive(Debug)]
+pub struct TaskOutput {
+    /// `[batch, labels]` or `[batch, seq, labels]`.
+    pub logits: Tensor,
+    /// Mean cross-entropy over labelled positions, when labels were given.
+    pub loss: Option<Tensor>,
+}
+
+/// A decoded prediction: label ids.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Prediction {
+    Label(usize),
+    /// One tag per word; words cut by truncation get tag id 0 (by convention
+    /// the vocabulary's first tag, `O` for BIO vocabularies).
+    Tags(Vec<usize>),
+}
+
+/// Named parameters that are frozen, decayed and scheduled together.
+#[derive(Debug)]
+pub struct ParamGroup {
+    /// `embeddings`, `layer.N`, `dense`, or `head:TASK`.
+    pub name: String,
+    pub params: Vec<(String, Tensor)>,
+}
+
+/// What a trainer needs of a multi-task model. A new task is a new head and
+/// a new dataset: nothing in a trainer written against this trait changes.
+pub trait MultiTaskModel {
+    fn tasks(&self) -> Vec<TaskSpec>;
+    fn device(&self) -> Device;
+    /// Tokenizes and pads `examples` of `task` (labels aligned to tokens).
+    fn make_batch(&self, task: &str, examples: &[&Example]) -> Result<TaskBatch>;
+    /// Logits (and loss when the batch has labels).
+    fn forward_t(&self, batch: &TaskBatch, train: bool) -> Result<TaskOutput>;
+    /// Argmax decoding of `output` back to sentence labels or word tags.
+    fn decode(&self, batch: &TaskBatch, output: &TaskOutput) -> Result<Vec<Prediction>>;
+    /// Every trainable tensor, grouped; groups and names in a stable order.
+    fn parameter_groups(&self) -> Vec<ParamGroup>;
+
+    /// Labels for raw sentences; token tasks split each sentence on whitespace.
+    fn predict(&self, task: &str, sentences: &[&str]) -> Result<Vec<Prediction>> {
+        let spec = self
+            .tasks()
+            .into_iter()
+            .find(|t| t.name == task)
+            .ok_or_else(|| HeadError::UnknownTask(task.to_string()))?;
+        let examples: Vec<Example> = sentences
+            .iter()
+            .map(|s| match spec.head.kind {
+                TaskKind::SentenceClassification => Example::Sentence {
+                    text: s.to_string(),
+                    label: None,
+                },
+                TaskKind::TokenClassification => Example::Words {
+                    words: s.split_whitespace().map(str::to_string).collect(),
+                    tags: None,
+                },
+            })
+            .collect();
+        let mut out = Vec::with_capacity(examples.len());
+        for chunk in examples.chunks(32) {
+            let refs: Vec<&Example> = chunk.iter().collect();
+            let batch = self.make_batch(task, &refs)?;
+            let output = tch::no_grad(|| self.forward_t(&batch, false))?;
+            out.extend(self.decode(&batch, &output)?);
+        }
+        Ok(out)
+    }
+}
+
+/// Variable-store prefix of the heads.
+pub const HEADS_PREFIX: &str = "heads";
+
+/// One shared [`SentenceEncoder`] and any number of named [`TaskHead`]s, all
+/// in the encoder's variable store (backbone under `bert.`, heads under
+/// `heads.<task>.`).
+pub struct SharedEncoderModel {
+    encoder: SentenceEncoder,
+    heads: BTreeMap<String, (TaskSpec, TaskHead)>,
+}
+
+impl std::fmt::Debug for SharedEncoderModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SharedEncoderModel")
+            .field("encoder", &self.encoder)
+            .field("tasks", &self.heads.keys().collect::<Vec<_>>())
+            .finish()
+    }
+}
+
+impl SharedEncoderModel {
+    pub fn new(encoder: SentenceEncoder) -> Self {
+        Self {
+            encoder,
+            heads: BTreeMap::new(),
+        }
+    }
+
+    pub fn encoder(&self) -> &SentenceEncoder {
+        &self.encoder
+    }
+
+    pub fn encoder_mut(&mut self) -> &mut SentenceEncoder {
+        &mut self.encoder
+    }
+
+    /// Adds a task with a freshly initialised head.
+    pub fn add_task(&mut self, name: &str, head: HeadConfig, labels: Vec<String>) -> Result<()> {
+        if self.heads.contains_key(name) {
+            return Err(HeadError::DuplicateTask(name.to_string()));
+        }
+        if name.is_empty() || name.contains(['.', '/', ':']) {
+            return Err(HeadError::InvalidConfig(format!(
+                "task name {name:?} must be non-empty without '.', '/' or ':'"
+            )));
+        }
+        if labels.len() as i64 != head.num_labels {
+            return Err(HeadError::InvalidConfig(format!(
+                "task {name:?}: {} label names for a head of {} labels",
+                labels.len(),
+                head.num_labels
+            )));
+        }
+        let input_dim = match head.kind {
+            TaskKind::SentenceClassification => self.encoder.pooled_dim(),
+            TaskKind::TokenClassification => self.encoder.hidden_size(),
+        };
+        let path = self.encoder.var_store().root() / HEADS_PREFIX / name;
+        let module = TaskHead::new(path, input_dim, head.clone())?;
+        let spec = TaskSpec {
+            name: name.to_string(),
+            head,
+            labels,
+        };
+        self.heads.insert(name.to_string(), (spec, module));
+        Ok(())
+    }
+
+    fn head(&self, task: &str) -> Result<&(TaskSpec, TaskHead)> {
+        self.heads
+            .get(task)
+            .ok_or_else(|| HeadError::UnknownTask(task.to_string()))
+    }
+
+    /// Name of the parameter group a variable belongs to.
+    pub fn group_of(variable: &str) -> String {
+        let parts: Vec<&str> = variable.split('.').collect();
+        match parts.as_slice() {
+            ["bert", "embeddings", ..] => "embeddings".into(),
+            ["bert", "encoder", "layer", n, ..] => format!("layer.{n}"),
+            [HEADS_PREFIX, task, ..] => format!("head:{task}"),
+            [first, ..] => (*first).to_string(),
+            [] => String::new(),
+        }
+    }
+
+    /// Writes the heads' weights (`heads.safetensors`) and the task list
+    /// (`tasks.json`) into `dir`, and the encoder in sentence-transformers
+    /// layout beside them.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        self.encoder.save_pretrained(dir)?;
+        let heads: Vec<(String, Tensor)> = self
+            .encoder
+            .var_store()
+            .variables()
+            .into_iter()
+            .filter(|(n, _)| n.starts_with(&format!("{HEADS_PREFIX}.")))
+            .collect();
+        write_safetensors(&dir.join("heads.safetensors"), &heads)?;
+        let tasks: Vec<&TaskSpec> = self.heads.values().map(|(s, _)| s).collect();
+        let json = serde_json::to_string_pretty(&tasks).expect("tasks serialize");
+        std::fs::write(dir.join("tasks.json"), json)
+            .map_err(|source| io_err(dir.join("tasks.json"), source))?;
+        Ok(())
+    }
+
+    /// Loads what [`Self::save`] wrote.
+    pub fn load(dir: &Path, device: Device) -> Result<Self> {
+        let encoder = SentenceEncoder::from_dir(dir, device)?;
+        let mut model = Self::new(encoder);
+        let path = dir.join("tasks.json");
+        let text = std::fs::read_to_string(&path).map_err(|source| io_err(path.clone(), source))?;
+        let tasks: Vec<TaskSpec> = serde_json::from_str(&text)
+            .map_err(|e| HeadError::InvalidConfig(format!("{}: {e}", path.display())))?;
+        for t in tasks {
+            model.add_task(&t.name, t.head, t.labels)?;
+        }
+        model.load_heads(&dir.join("heads.safetensors"))?;
+        Ok(model)
+    }
+
+    fn load_heads(&mut self, path: &Path) -> Result<()> {
+        let loaded = Tensor::read_safetensors(path)?;
+        let mut by_name: BTreeMap<String, Tensor> = loaded.into_iter().collect();
+        let vars = self.encoder.var_store().variables();
+        tch::no_grad(|| -> Result<()> {
+            for (name, var) in vars
+                .iter()
+                .filter(|(n, _)| n.starts_with(&format!("{HEADS_PREFIX}.")))
+            {
+                let src = by_name.remove(name).ok_or_else(|| {
+                    HeadError::InvalidConfig(format!("{} lacks head tensor {name}", path.display()))
+                })?;
+                if src.size() != var.size() {
+                    return Err(HeadError::InvalidConfig(format!(
+                        "{}: {name} has shape {:?}, the head needs {:?}",
+                        path.display(),
+                        src.size(),
+                        var.size()
+                    )));
+                }
+                var.shallow_clone().f_copy_(&src)?;
+            }
+            Ok(())
+        })?;
+        if let Some(extra) = by_name.keys().next() {
+            return Err(HeadError::InvalidConfig(format!(
+                "{} holds tensor {extra} of no known task",
+                path.display()
+            )));
+        }
+        Ok(())
+    }
+}
+
+fn io_err(path: std::path::PathBuf, source: std::io::Error) -> HeadError {
+    HeadError::Embed(smtl_embedding::EmbedError::Io { path, source })
+}
+
+/// Writes f32 tensors to a safetensors file.
+pub fn write_safetensors(path: &Path, tensors: &[(String, Tensor)]) -> Result<()> {
+    Ok(smtl_embedding::write_safetensors(path, tensors)?)
+}
+
+impl MultiTaskModel for SharedEncoderModel {
+    fn tasks(&self) -> Vec<TaskSpec> {
+        self.heads.values().map(|(s, _)| s.clone()).collect()
+    }
+
+    fn device(&self) -> Device {
+        self.encoder.device()
+    }
+
+    fn make_batch(&self, task: &str, examples: &[&Example]) -> Result<TaskBatch> {
+        let (spec, _) = self.head(task)?;
+        if examples.is_empty() {
+            return Err(HeadError::EmptyBatch(task.to_string()));
+        }
+        let tokenizer = self.encoder.tokenizer();
+        let device = self.device();
+        let wrong = |e: &Example| HeadError::WrongExampleKind {
+            task: task.to_string(),
+            expected: spec.head.kind.name(),
+            got: e.kind_name(),
+        };
+        let check_label = |id: usize| -> Result<i64> {
+            if (id as i64) < spec.head.num_labels {
+                Ok(id as i64)
+            } else {
+                Err(HeadError::LabelOutOfRange {
+                    task: task.to_string(),
+                    id: id as i64,
+                    num_labels: spec.head.num_labels,
+                })
+            }
+        };
+        match spec.head.kind {
+            TaskKind::SentenceClassification => {
+                let mut texts = Vec::with_capacity(examples.len());
+                let mut labels = Vec::with_capacity(examples.len());
+                for e in examples {
+                    let Example::Sentence { text, label } = e else {
+                        return Err(wrong(e));
+                    };
+                    texts.push(text.as_str());
+                    labels.push(label.map(check_label).transpose()?);
+                }
+                let encodings = tokenizer.encode_texts(&texts)?;
+                let refs: Vec<_> = encodings.iter().collect();
+                let tokens = tokenizer.pad(&refs, device);
+                let labels = labels
+                    .into_iter()
+                    .collect::<Option<Vec<i64>>>()
+                    .map(|l| Tensor::from_slice(&l).to_device(device));
+                Ok(TaskBatch {
+                    task: task.to_string(),
+                    tokens,
+                    labels,
+                    word_starts: Vec::new(),
+                })
+            }
+            TaskKind::TokenClassification => {
+                let mut words = Vec::with_capacity(examples.len());
+                let mut tags = Vec::with_capacity(examples.len());
+                for e in examples {
+                    let Example::Words { words: w, tags: t } = e else {
+                        return Err(wrong(e));
+                    };
+                    if let Some(t) = t {
+                        if t.len() != w.len() {
+                            return Err(HeadError::TagLengthMismatch {
+                                words: w.len(),
+                                tags: t.len(),
+                            });
+                        }
+                    }
+                    words.push(w.clone());
+                    tags.push(
+                        t.as_ref()
+                            .map(|t| {
+                                t.iter()
+                                    .map(|&i| check_label(i))
+                                    .collect::<Result<Vec<_>>>()
+                            })
+                            .transpose()?,
+                    );
+                }
+                let encodings = tokenizer.encode_words(&words)?;
+                let refs: Vec<_> = encodings.iter().collect();
+                let tokens = tokenizer.pad(&refs, device);
+                let width = tokens.input_ids.size()[1] as usize;
+                let word_starts = encodings
+                    .iter()
+                    .zip(&words)
+                    .map(|(e, w)| first_token_of_words(e.get_word_ids(), w.len()))
+                    .collect();
+                let labels = if tags.iter().all(Option::is_some) {
+                    let mut flat = Vec::with_capacity(examples.len() * width);
+                    for (enc, t) in encodings.iter().zip(&tags) {
+                        let mut row =
+                            labels_for_tokens(enc.get_word_ids(), t.as_ref().expect("checked"));
+                        row.resize(width, IGNORE_INDEX);
+                        flat.extend(row);
+                    }
+                    Some(
+                        Tensor::from_slice(&flat)
+                            .view([examples.len() as i64, width as i64])
+                            .to_device(device),
+                    )
+                } else {
+                    None
+                };
+                Ok(TaskBatch {
+                    task: task.to_string(),
+                    tokens,
+                    labels,
+                    word_starts,
+                })
+            }
+        }
+    }
+
+    fn forward_t(&self, batch: &TaskBatch, train: bool) -> Result<TaskOutput> {
+        let (spec, head) = self.head(&batch.task)?;
+        let states = self.encoder.token_embeddings(&batch.tokens, train)?;
+        let (logits, loss) = match spec.head.kind {
+            TaskKind::SentenceClassification => {
+                let pooled = self
+                    .encoder
+                    .pooled_embeddings(&states, &batch.tokens.attention_mask);
+                let logits = head.forward_t(&pooled, train);
+                let loss = batch
+                    .labels
+                    .as_ref()
+                    .map(|l| logits.cross_entropy_for_logits(l));
+                (logits, loss)
+            }
+            TaskKind::TokenClassification => {
+                let logits = head.forward_t(&states, train);
+                let loss = batch.labels.as_ref().map(|l| {
+                    logits
+                        .view([-1, spec.head.num_labels])
+                        .cross_entropy_loss::<Tensor>(
+                            &l.view([-1]),
+                            None,
+                            Reduction::Mean,
+                            IGNORE_INDEX,
+                            0.0,
+                        )
+                });
+                (logits, loss)
+            }
+        };
+        Ok(TaskOutput { logits, loss })
+    }
+
+    fn decode(&self, batch: &TaskBatch, output: &TaskOutput) -> Result<Vec<Prediction>> {
+        let (spec, _) = self.head(&batch.task)?;
+        let best = output
+            .logits
+            .argmax(-1, false)
+            .to_device(Device::Cpu)
+            .to_kind(Kind::Int64);
+        match spec.head.kind {
+            TaskKind::SentenceClassification => {
+                let ids = Vec::<i64>::try_from(&best)?;
+                Ok(ids
+                    .into_iter()
+                    .map(|i| Prediction::Label(i as usize))
+                    .collect())
+            }
+            TaskKind::TokenClassification => batch
+                .word_starts
+                .iter()
+                .enumerate()
+                .map(|(row, starts)| {
+                    let ids = Vec::<i64>::try_from(best.get(row as i64))?;
+                    Ok(Prediction::Tags(
+                        starts
+                            .iter()
+                            .map(|s| s.map(|p| ids[p] as usize).unwrap_or(0))
+                            .collect(),
+                    ))
+                })
+                .collect(),
+        }
+    }
+
+    fn parameter_groups(&self) -> Vec<ParamGroup> {
+        let mut groups: BTreeMap<(u8, usize, String), ParamGroup> = BTreeMap::new();
+        let mut vars: Vec<(String, Tensor)> =
+            self.encoder.var_store().variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        for (name, t) in vars {
+            let group = Self::group_of(&name);
+            // Order: embeddings, layer.0.., other encoder modules, heads.
+            let key = if group == "embeddings" {
+                (0, 0, group.clone())
+            } else if let Some(n) = group.strip_prefix("layer.") {
+                (1, n.parse().unwrap_or(usize::MAX), group.clone())
+            } else if group.starts_with("head:") {
+                (3, 0, group.clone())
+            } else {
+                (2, 0, group.clone())
+            };
+            groups
+                .entry(key)
+                .or_insert_with(|| ParamGroup {
+                    name: group,
+                    params: Vec::new(),
+                })
+                .params
+                .push((name, t));
+        }
+        groups.into_values().collect()
+    }
+}

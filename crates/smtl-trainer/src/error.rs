@@ -1,0 +1,39 @@
+use std::path::PathBuf;
+
+/// Everything that can go wrong while training.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    #[error("libtorch: {0}")]
+    Torch(#[from] tch::TchError),
+    #[error(transparent)]
+    Head(#[from] smtl_heads::HeadError),
+    #[error("{}: {source}", path.display())]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("{}: invalid JSON: {source}", path.display())]
+    Json {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("non-finite loss {value} for task {task:?} at step {step}: training stopped; the last checkpoint written is the last good one")]
+    NonFiniteLoss {
+        task: String,
+        step: usize,
+        value: f64,
+    },
+    #[error("invalid training config: {0}")]
+    InvalidConfig(String),
+    /// Optimiser state that does not fit the optimiser it is loaded into.
+    #[error("invalid optimiser state: {0}")]
+    InvalidState(String),
+    #[error("plot: {0}")]
+    Plot(String),
+    #[error(transparent)]
+    Data(#[from] smtl_data::DataError),
+    #[error(transparent)]
+    Metrics(#[from] smtl_metrics::MetricsError),
+    #[error("task {0:?} has no examples to train or evaluate on")]
+    EmptyDataset(String),
+}

@@ -1,0 +1,336 @@
+//! Training curves as a PNG, drawn from the metrics log.
+//!
+//! Text is rendered by plotters' `ab_glyph` backend with DejaVu Sans embedded
+//! in the binary (the `dejavu` crate), so plotting needs no system fonts,
+//! fontconfig or network.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::OnceLock;
+
+use plotters::prelude::*;
+use plotters::style::{register_font, FontStyle};
+use serde_json::Value;
+
+use crate::TrainError;
+
+/// Width of the PNG written by [`plot_curves`], in pixels.
+pub const PLOT_WIDTH: u32 = 1600;
+/// Height of the PNG written by [`plot_curves`], in pixels.
+pub const PLOT_HEIGHT: u32 = 600;
+/// Window of the trailing moving average drawn over each task's losses.
+pub const SMOOTHING_WINDOW: usize = 20;
+
+const FONT: &str = "sans-serif";
+
+/// tab10, the matplotlib default cycle.
+const PALETTE: [RGBColor; 10] = [
+    RGBColor(31, 119, 180),
+    RGBColor(255, 127, 14),
+    RGBColor(44, 160, 44),
+    RGBColor(214, 39, 40),
+    RGBColor(148, 103, 189),
+    RGBColor(140, 86, 75),
+    RGBColor(227, 119, 194),
+    RGBColor(127, 127, 127),
+    RGBColor(188, 189, 34),
+    RGBColor(23, 190, 207),
+];
+
+fn color(i: usize) -> RGBColor {
+    PALETTE[i % PALETTE.len()]
+}
+
+/// Registers the embedded DejaVu Sans as plotters' "sans-serif" (once).
+fn ensure_fonts() -> Result<(), TrainError> {
+    static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
+    REGISTERED
+        .get_or_init(|| {
+            register_font(FONT, FontStyle::Normal, dejavu::sans::regular())
+                .and_then(|_| register_font(FONT, FontStyle::Bold, dejavu::sans::bold()))
+                .map_err(|_| "the embedded DejaVu Sans font could not be parsed".to_string())
+        })
+        .clone()
+        .map_err(TrainError::Plot)
+}
+
+fn plot_err<E: std::fmt::Display>(e: E) -> TrainError {
+    TrainError::Plot(e.to_string())
+}
+
+/// Loss points `(step, loss)` per task, in step order.
+fn step_losses(records: &[Value]) -> BTreeMap<String, Vec<(f64, f64)>> {
+    let mut out: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r["kind"] == "step") {
+        let (Some(step), Some(task), Some(loss)) =
+            (r["step"].as_f64(), r["task"].as_str(), r["loss"].as_f64())
+        else {
+            continue;
+        };
+        if loss.is_finite() {
+            out.entry(task.to_string()).or_default().push((step, loss));
+        }
+    }
+    for points in out.values_mut() {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
+/// Dev metric points `(epoch, value)` per `"task/metric"`: the numbers
+/// directly under `dev.<task>` of each epoch record.
+fn dev_metrics(records: &[Value]) -> BTreeMap<String, Vec<(f64, f64)>> {
+    let mut out: BTreeMap<String, Vec<(f64, f64)>> = BTreeMap::new();
+    for r in records.iter().filter(|r| r["kind"] == "epoch") {
+        let (Some(epoch), Some(dev)) = (r["epoch"].as_f64(), r["dev"].as_object()) else {
+            continue;
+        };
+        for (task, metrics) in dev {
+            let Some(metrics) = metrics.as_object() else {
+                continue;
+            };
+            for (metric, value) in metrics {
+                if let Some(v) = value.as_f64().filter(|v| v.is_finite()) {
+                    out.entry(format!("{task}/{metric}"))
+                        .or_default()
+                        .push((epoch, v));
+                }
+            }
+        }
+    }
+    for points in out.values_mut() {
+        points.sort_by(|a, b| a.0.total_cmp(&b.0));
+    }
+    out
+}
+
+/// Trailing moving average over `window` points.
+pub fn moving_average(values: &[f64], window: usize) -> Vec<f64> {
+    let window = window.max(1);
+    let mut sum = 0.0;
+    values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| {
+            sum += v;
+            if i >= window {
+                sum -= values[i - window];
+            }
+            sum / (i + 1).min(window) as f64
+        })
+        .collect()
+}
+
+/// `(min, max)` of the values, widened when degenerate.
+fn range<'a>(values: impl Iterator<Item = &'a f64>, min_pad: f64) -> (f64, f64) {
+    let (lo, hi) = values.fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), &v| {
+        (lo.min(v), hi.max(v))
+    });
+    if !lo.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi - lo < 1e-12 {
+        (lo - min_pad, hi + min_pad)
+    } else {
+        (lo, hi)
+    }
+}
+
+/// Axis label for steps and epochs: whole numbers only.
+fn integer_label(x: &f64) -> String {
+    if (x - x.round()).abs() < 1e-9 {
+        format!("{}", x.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
+type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
+
+fn empty_panel(area: &Area<'_>, title: &str, message: &str) -> Result<(), TrainError> {
+    let area = area
+        .margin(12, 12, 12, 12)
+        .titled(title, (FONT, 22))
+        .map_err(plot_err)?;
+    let (w, h) = area.dim_in_pixel();
+    let grey = BLACK.mix(0.6);
+    let style = TextStyle::from((FONT, 18).into_font()).color(&grey).pos(
+        plotters::style::text_anchor::Pos::new(
+            plotters::style::text_anchor::HPos::Center,
+            plotters::style::text_anchor::VPos::Center,
+        ),
+    );
+    area.draw_text(message, &style, (w as i32 / 2, h as i32 / 2))
+        .map_err(plot_err)
+}
+
+fn loss_panel(
+    area: &Area<'_>,
+    losses: &BTreeMap<String, Vec<(f64, f64)>>,
+) -> Result<(), TrainError> {
+    let title = format!("Training loss per task (moving average over {SMOOTHING_WINDOW} steps)");
+    if losses.is_empty() {
+        return empty_panel(area, &title, "no training steps logged");
+    }
+    let (x0, x1) = range(losses.values().flatten().map(|(s, _)| s), 1.0);
+    let (y0, y1) = range(losses.values().flatten().map(|(_, l)| l), 0.5);
+    let (y0, y1) = (y0.min(0.0), y1 + 0.05 * (y1 - y0.min(0.0)));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("optimizer step")
+        .x_label_formatter(&integer_label)
+        .y_desc("loss")
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 17))
+        .light_line_style(BLACK.mix(0.05))
+        .draw()
+        .map_err(plot_err)?;
+    for (i, (task, points)) in losses.iter().enumerate() {
+        let c = color(i);
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), c.mix(0.2)))
+            .map_err(plot_err)?;
+        let raw: Vec<f64> = points.iter().map(|p| p.1).collect();
+        let smooth = moving_average(&raw, SMOOTHING_WINDOW);
+        // Markers while a task has too few points for a visible line.
+        let marker = if points.len() < SMOOTHING_WINDOW {
+            3
+        } else {
+            0
+        };
+        chart
+            .draw_series(
+                LineSeries::new(
+                    points.iter().zip(smooth).map(|(p, s)| (p.0, s)),
+                    c.stroke_width(2),
+                )
+                .point_size(marker),
+            )
+            .map_err(plot_err)?
+            .label(task.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .draw()
+        .map_err(plot_err)
+}
+
+fn dev_panel(
+    area: &Area<'_>,
+    metrics: &BTreeMap<String, Vec<(f64, f64)>>,
+) -> Result<(), TrainError> {
+    let title = "Dev metrics per epoch";
+    if metrics.is_empty() {
+        return empty_panel(area, title, "no dev evaluations logged");
+    }
+    let (x0, x1) = range(metrics.values().flatten().map(|(e, _)| e), 0.5);
+    let (y0, y1) = range(metrics.values().flatten().map(|(_, v)| v), 0.5);
+    let (y0, y1) = (y0.min(0.0), y1.max(1.0));
+    let (y0, y1) = (y0, y1 + 0.05 * (y1 - y0));
+    let mut chart = ChartBuilder::on(area)
+        .caption(title, (FONT, 22))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(60)
+        .build_cartesian_2d(x0..x1, y0..y1)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc("epoch")
+        .y_desc("score")
+        .x_label_formatter(&integer_label)
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 17))
+        .light_line_style(BLACK.mix(0.05))
+        .draw()
+        .map_err(plot_err)?;
+    for (i, (name, points)) in metrics.iter().enumerate() {
+        let c = color(i);
+        chart
+            .draw_series(LineSeries::new(points.iter().copied(), c.stroke_width(2)).point_size(4))
+            .map_err(plot_err)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font((FONT, 16))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .draw()
+        .map_err(plot_err)
+}
+
+/// Draws a `PLOT_WIDTH` x `PLOT_HEIGHT` PNG with two panels from metrics-log
+/// records: on the left the training loss of each task against the optimizer
+/// step (raw, faint, and a trailing moving average over `SMOOTHING_WINDOW` of
+/// that task's steps), from `{"kind":"step","step":..,"task":..,"loss":..}`
+/// records; on the right one line per task metric against the epoch, from
+/// the numbers under `dev.<task>` of `{"kind":"epoch","epoch":..,"dev":{..}}`
+/// records. Other records are ignored; a panel with no data says so. Parent
+/// folders of `out_png` are created.
+pub fn plot_curves(records: &[Value], out_png: &Path) -> Result<(), TrainError> {
+    ensure_fonts()?;
+    if let Some(parent) = out_png.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| TrainError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let losses = step_losses(records);
+    let metrics = dev_metrics(records);
+    let root = BitMapBackend::new(out_png, (PLOT_WIDTH, PLOT_HEIGHT)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    let (left, right) = root.split_horizontally(PLOT_WIDTH / 2);
+    loss_panel(&left, &losses)?;
+    dev_panel(&right, &metrics)?;
+    root.present().map_err(plot_err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn moving_average_is_trailing() {
+        assert_eq!(
+            moving_average(&[1.0, 3.0, 5.0, 7.0], 2),
+            vec![1.0, 2.0, 4.0, 6.0]
+        );
+        assert_eq!(moving_average(&[2.0, 4.0], 20), vec![2.0, 3.0]);
+        assert!(moving_average(&[], 3).is_empty());
+    }
+
+    #[test]
+    fn extracts_series() {
+        let records = vec![
+            serde_json::json!({"kind":"step","step":2,"epoch":0,"task":"trec","loss":0.5,"lr_factor":0.4}),
+            serde_json::json!({"kind":"step","step":1,"epoch":0,"task":"trec","loss":0.7,"lr_factor":0.2}),
+            serde_json::json!({"kind":"step","step":3,"epoch":0,"task":"wnut","loss":null}),
+            serde_json::json!({"kind":"epoch","epoch":0,"dev":{"trec":{"accuracy":0.9,"report":{"x":1}},"wnut":{"entity_f1":0.3}}}),
+            serde_json::json!({"kind":"config"}),
+        ];
+        let l = step_losses(&records);
+        assert_eq!(l.len(), 1);
+        assert_eq!(l["trec"], vec![(1.0, 0.7), (2.0, 0.5)]);
+        let m = dev_metrics(&records);
+        assert_eq!(
+            m.keys().collect::<Vec<_>>(),
+            ["trec/accuracy", "wnut/entity_f1"]
+        );
+        assert_eq!(m["wnut/entity_f1"], vec![(0.0, 0.3)]);
+    }
+}

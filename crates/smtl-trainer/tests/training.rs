@@ -1,0 +1,420 @@
+//! The training loop on a tiny random BERT (fixtures/tiny/mean) and small
+//! synthetic tasks: freeze masks, resume, NaN handling, checkpoint parity
+//! with sentence-transformers.
+
+use std::path::{Path, PathBuf};
+
+use serde_json::Value;
+use smtl_heads::{Example, HeadConfig, MultiTaskModel, SharedEncoderModel, TaskKind};
+use smtl_trainer::log::read_jsonl;
+use smtl_trainer::{TaskData, TrainConfig, TrainError, Trainer};
+use tch::{Device, Tensor};
+
+fn repo() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+/// libtorch's generator is global: tests that train take turns, so that
+/// each run's dropout masks come from its own seeds only.
+static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// The tiny model with two heads, initialised from a fixed seed.
+fn tiny_model() -> SharedEncoderModel {
+    tch::manual_seed(1234);
+    let encoder =
+        smtl_embedding::SentenceEncoder::from_dir(repo().join("fixtures/tiny/mean"), Device::Cpu)
+            .unwrap();
+    let mut model = SharedEncoderModel::new(encoder);
+    let labels = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
+    model
+        .add_task(
+            "topic",
+            HeadConfig::linear(TaskKind::SentenceClassification, 3),
+            labels(&["animal", "money", "code"]),
+        )
+        .unwrap();
+    model
+        .add_task(
+            "ner",
+            HeadConfig::linear(TaskKind::TokenClassification, 3),
+            labels(&["O", "B-X", "I-X"]),
+        )
+        .unwrap();
+    model
+}
+
+fn tasks() -> Vec<TaskData> {
+    let topics = [
+        ("the cat sat on the mat", 0),
+        ("a dog barked at the mailman", 0),
+        ("birds sing in the morning", 0),
+        ("stocks fell sharply today", 1),
+        ("the bank raised interest rates", 1),
+        ("inflation is rising again", 1),
+        ("the compiler rejected my code", 2),
+        ("rust borrows are checked statically", 2),
+        ("a segfault in the parser", 2),
+    ];
+    let sentence = |i: usize| {
+        let (t, l) = topics[i % topics.len()];
+        Example::Sentence {
+            text: format!("{t} {i}"),
+            label: Some(l),
+        }
+    };
+    let words = |i: usize| {
+        let w: Vec<String> = format!("we met John Smith in Paris on day {i}")
+            .split(' ')
+            .map(str::to_string)
+            .collect();
+        let tags = vec![0, 0, 1, 2, 0, 1, 0, 0, 0];
+        Example::Words {
+            words: w,
+            tags: Some(tags),
+        }
+    };
+    vec![
+        TaskData {
+            name: "topic".into(),
+            train: (0..27).map(sentence).collect(),
+            dev: (27..36).map(sentence).collect(),
+        },
+        TaskData {
+            name: "ner".into(),
+            train: (0..14).map(words).collect(),
+            dev: (14..18).map(words).collect(),
+        },
+    ]
+}
+
+fn config(epochs: usize) -> TrainConfig {
+    TrainConfig {
+        epochs,
+        batch_size: 4,
+        seed: 7,
+        progress: false,
+        backbone_lr: 1e-3,
+        head_lr: 1e-2,
+        ..TrainConfig::default()
+    }
+}
+
+fn step_losses(out: &Path) -> Vec<(u64, f64)> {
+    read_jsonl(&out.join("metrics.jsonl"))
+        .unwrap()
+        .iter()
+        .filter(|r| r["kind"] == "step")
+        .map(|r| (r["step"].as_u64().unwrap(), r["loss"].as_f64().unwrap()))
+        .collect()
+}
+
+fn snapshot(model: &SharedEncoderModel, prefix: &str) -> Vec<(String, Tensor)> {
+    let mut v: Vec<(String, Tensor)> = model
+        .encoder()
+        .var_store()
+        .variables()
+        .into_iter()
+        .filter(|(n, _)| n.starts_with(prefix))
+        .map(|(n, t)| (n, t.detach().copy()))
+        .collect();
+    v.sort_by(|a, b| a.0.cmp(&b.0));
+    v
+}
+
+fn all_equal(a: &[(String, Tensor)], b: &[(String, Tensor)]) -> bool {
+    a.len() == b.len()
+        && a.iter()
+            .zip(b)
+            .all(|((n1, t1), (n2, t2))| n1 == n2 && t1.equal(t2))
+}
+
+#[test]
+fn a_frozen_backbone_stays_bit_identical_and_holds_no_optimizer_state() {
+    let _rng = lock();
+    let out = tempfile::tempdir().unwrap();
+    let model = tiny_model();
+    let backbone_before = snapshot(&model, "bert.");
+    let heads_before = snapshot(&model, "heads.");
+    let mut trainer = Trainer::new(
+        model,
+        tasks(),
+        TrainConfig {
+            freeze: vec!["backbone".into()],
+            ..config(2)
+        },
+    )
+    .unwrap();
+    trainer.fit(out.path()).unwrap();
+    assert!(
+        all_equal(&backbone_before, &snapshot(trainer.model(), "bert.")),
+        "backbone moved"
+    );
+    assert!(
+        !all_equal(&heads_before, &snapshot(trainer.model(), "heads.")),
+        "heads did not train"
+    );
+    assert!(trainer
+        .optimizer()
+        .state_tensors()
+        .iter()
+        .all(|(n, _)| !n.contains("bert.")));
+}
+
+#[test]
+fn a_frozen_head_stays_bit_identical_while_the_rest_trains() {
+    let _rng = lock();
+    let out = tempfile::tempdir().unwrap();
+    let model = tiny_model();
+    let topic_before = snapshot(&model, "heads.topic.");
+    let backbone_before = snapshot(&model, "bert.");
+    let mut trainer = Trainer::new(
+        model,
+        tasks(),
+        TrainConfig {
+            freeze: vec!["head:topic".into()],
+            ..config(1)
+        },
+    )
+    .unwrap();
+    trainer.fit(out.path()).unwrap();
+    assert!(all_equal(
+        &topic_before,
+        &snapshot(trainer.model(), "heads.topic.")
+    ));
+    assert!(!all_equal(
+        &backbone_before,
+        &snapshot(trainer.model(), "bert.")
+    ));
+}
+
+#[test]
+fn whole_network_frozen_changes_nothing() {
+    let _rng = lock();
+    let out = tempfile::tempdir().unwrap();
+    let model = tiny_model();
+    let before = snapshot(&model, "");
+    let mut trainer = Trainer::new(
+        model,
+        tasks(),
+        TrainConfig {
+            freeze: vec!["all".into()],
+            ..config(1)
+        },
+    )
+    .unwrap();
+    trainer.fit(out.path()).unwrap();
+    assert!(all_equal(&before, &snapshot(trainer.model(), "")));
+    assert_eq!(trainer.optimizer().trainable_parameter_count(), 0);
+}
+
+#[test]
+fn resuming_from_a_checkpoint_reproduces_the_uninterrupted_run() {
+    let _rng = lock();
+    let full = tempfile::tempdir().unwrap();
+    Trainer::new(tiny_model(), tasks(), config(2))
+        .unwrap()
+        .fit(full.path())
+        .unwrap();
+    let reference = step_losses(full.path());
+    assert_eq!(reference.len(), 2 * (7 + 4));
+
+    let split = tempfile::tempdir().unwrap();
+    // Stop mid-epoch 0, then resume from last/ in a fresh trainer.
+    Trainer::new(
+        tiny_model(),
+        tasks(),
+        TrainConfig {
+            max_steps: 5,
+            ..config(2)
+        },
+    )
+    .unwrap()
+    .fit(split.path())
+    .unwrap();
+    let mut resumed =
+        Trainer::<SharedEncoderModel>::resume(&split.path().join("last"), tasks(), Device::Cpu)
+            .unwrap();
+    assert_eq!(resumed.state().global_step, 5);
+    resumed.set_max_steps(0);
+    resumed.fit(split.path()).unwrap();
+    let replay = step_losses(split.path());
+    assert_eq!(replay.len(), reference.len());
+    for ((s1, l1), (s2, l2)) in reference.iter().zip(&replay) {
+        assert_eq!(s1, s2);
+        assert!(
+            (l1 - l2).abs() <= 1e-5,
+            "step {s1}: uninterrupted {l1} vs resumed {l2}"
+        );
+    }
+}
+
+#[test]
+fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
+    let _rng = lock();
+    let out = tempfile::tempdir().unwrap();
+    let steps_per_epoch = 7 + 4;
+    let mut trainer = Trainer::new(
+        tiny_model(),
+        tasks(),
+        TrainConfig {
+            max_steps: steps_per_epoch,
+            ..config(3)
+        },
+    )
+    .unwrap();
+    trainer.fit(out.path()).unwrap();
+    assert_eq!(trainer.state().epoch, 1);
+    // Poison a head weight: the next loss of that task is NaN.
+    for (name, t) in trainer.model().encoder().var_store().variables() {
+        if name.starts_with("heads.topic.") {
+            tch::no_grad(|| {
+                let _ = t.shallow_clone().fill_(f64::NAN);
+            });
+        }
+    }
+    trainer.set_max_steps(0);
+    let err = trainer.fit(out.path()).unwrap_err();
+    assert!(matches!(err, TrainError::NonFiniteLoss { .. }), "{err}");
+    assert!(err.to_string().contains("topic"));
+    // last/ is the epoch-1 checkpoint, loadable and finite.
+    let resumed =
+        Trainer::<SharedEncoderModel>::resume(&out.path().join("last"), tasks(), Device::Cpu)
+            .unwrap();
+    assert_eq!(resumed.state().epoch, 1);
+    for (_, t) in snapshot(resumed.model(), "heads.") {
+        assert!(bool::try_from(t.isfinite().all()).unwrap());
+    }
+}
+
+#[test]
+fn predict_maps_labels_back_to_sentences_and_words() {
+    let _rng = lock();
+    let out = tempfile::tempdir().unwrap();
+    let mut trainer = Trainer::new(tiny_model(), tasks(), config(1)).unwrap();
+    trainer.fit(out.path()).unwrap();
+    let model = trainer.into_model();
+    let tags = model.predict("ner", &["we met John Smith", "x"]).unwrap();
+    match &tags[0] {
+        smtl_heads::Prediction::Tags(t) => assert_eq!(t.len(), 4, "one tag per whitespace word"),
+        other => panic!("{other:?}"),
+    }
+    assert!(
+        matches!(model.predict("topic", &["a cat"]).unwrap()[0], smtl_heads::Prediction::Label(l) if l < 3)
+    );
+    assert!(model.predict("nope", &["a"]).is_err());
+}
+
+#[test]
+fn bad_training_input_is_a_typed_error() {
+    let _rng = lock();
+    let mut t = tasks();
+    t[0].train.clear();
+    assert!(matches!(
+        Trainer::new(tiny_model(), t, config(1)),
+        Err(TrainError::EmptyDataset(_))
+    ));
+    let mut t = tasks();
+    t[1].train[0] = Example::Words {
+        words: vec!["a".into(), "b".into()],
+        tags: Some(vec![0]),
+    };
+    let out = tempfile::tempdir().unwrap();
+    let err = Trainer::new(tiny_model(), t, config(1))
+        .unwrap()
+        .fit(out.path())
+        .unwrap_err();
+    assert!(err.to_string().contains("2 words but 1 tags"), "{err}");
+    let mut t = tasks();
+    t[0].train[0] = Example::Sentence {
+        text: "x".into(),
+        label: Some(9),
+    };
+    let err = Trainer::new(tiny_model(), t, config(1))
+        .unwrap()
+        .fit(out.path())
+        .unwrap_err();
+    assert!(err.to_string().contains("label id 9"), "{err}");
+    assert!(Trainer::new(
+        tiny_model(),
+        tasks(),
+        TrainConfig {
+            freeze: vec!["layer.99".into()],
+            ..config(1)
+        }
+    )
+    .is_err());
+}
+
+/// The checkpoint's encoder is a sentence-transformers model: Python loads
+/// it and embeds exactly as this crate does.
+#[test]
+fn sentence_transformers_loads_a_checkpoint_with_the_same_embeddings() {
+    let _rng = lock();
+    let out = tempfile::tempdir().unwrap();
+    let mut trainer = Trainer::new(tiny_model(), tasks(), config(1)).unwrap();
+    trainer.fit(out.path()).unwrap();
+    let best = out.path().join("best");
+    let sentences = [
+        "the cat sat on the mat",
+        "stocks fell",
+        "",
+        "rust borrows are checked statically today",
+    ];
+    let rust = smtl_embedding::SentenceEncoder::from_dir(&best, Device::Cpu)
+        .unwrap()
+        .encode(&sentences)
+        .unwrap();
+    let untrained =
+        smtl_embedding::SentenceEncoder::from_dir(repo().join("fixtures/tiny/mean"), Device::Cpu)
+            .unwrap()
+            .encode(&sentences)
+            .unwrap();
+    assert!(
+        (&rust - &untrained).iter().any(|d| d.abs() > 1e-4),
+        "fine-tuning changed the encoder"
+    );
+
+    let python = repo().join(".venv/bin/python");
+    assert!(
+        python.is_file(),
+        "run scripts/setup: {} is missing",
+        python.display()
+    );
+    let script = r#"
+import json, sys
+from sentence_transformers import SentenceTransformer
+m = SentenceTransformer(sys.argv[1], device="cpu")
+print(json.dumps(m.encode(json.loads(sys.argv[2])).tolist()))
+"#;
+    let output = std::process::Command::new(python)
+        .env("HF_HUB_OFFLINE", "1")
+        .env("TRANSFORMERS_OFFLINE", "1")
+        .args([
+            "-c",
+            script,
+            best.to_str().unwrap(),
+            &serde_json::to_string(&sentences).unwrap(),
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "python failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let py: Value = serde_json::from_slice(&output.stdout).unwrap();
+    for (i, row) in py.as_array().unwrap().iter().enumerate() {
+        for (j, v) in row.as_array().unwrap().iter().enumerate() {
+            let d = (v.as_f64().unwrap() as f32 - rust[[i, j]]).abs();
+            assert!(
+                d <= 1e-5,
+                "sentence {i} dim {j}: python {v} vs rust {}",
+                rust[[i, j]]
+            );
+        }
+    }
+}

@@ -1,0 +1,238 @@
+//! Trains TREC question type (Task A, sentence classification) and WNUT-16
+//! NER (Task B, token classification) on one shared all-MiniLM-L6-v2 encoder,
+//! evaluates the best dev checkpoint on test, and writes into `--out`:
+//! `best/` and `last/` checkpoints, `metrics.jsonl`, `curves.png`,
+//! `report.json` and `predictions/{trec,wnut16}.jsonl`.
+//!
+//! `cargo run --release --example train_multitask -- --out runs/mtl`
+
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use clap::Parser;
+use sentence_mtl::data::{read_conll, read_trec, split_examples};
+use sentence_mtl::heads::{MultiTaskModel, Prediction, SharedEncoderModel};
+use sentence_mtl::trainer::{
+    evaluate, sentence_task, token_task, LossWeighting, PreparedTask, SamplingStrategy,
+    TrainConfig, Trainer,
+};
+use sentence_mtl::{DeviceSpec, SentenceEncoder};
+use serde_json::json;
+
+#[derive(Parser, Debug)]
+#[command(about = "Multi-task fine-tuning: TREC-6 question type + WNUT-16 NER on a shared encoder")]
+struct Args {
+    /// Output directory (checkpoints, metrics, report, predictions).
+    #[arg(long)]
+    out: PathBuf,
+    #[arg(long, default_value_t = 3)]
+    epochs: usize,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
+    model: PathBuf,
+    /// Folder holding trec_question_labels.txt and wnut16_ner.txt (scripts/setup links them).
+    #[arg(long, default_value = "data")]
+    data_dir: PathBuf,
+    #[arg(long, default_value = "auto")]
+    device: String,
+    #[arg(long, default_value_t = 32)]
+    batch_size: usize,
+    #[arg(long, default_value_t = 5e-5)]
+    backbone_lr: f64,
+    #[arg(long, default_value_t = 1e-3)]
+    head_lr: f64,
+    /// Head learning rate of the NER task (defaults to --head-lr).
+    #[arg(long)]
+    ner_head_lr: Option<f64>,
+    #[arg(long, default_value_t = 0.01)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = 0.1)]
+    warmup_ratio: f64,
+    #[arg(long, default_value_t = 1.0)]
+    max_grad_norm: f64,
+    #[arg(long, default_value_t = 1)]
+    grad_accumulation: usize,
+    /// round-robin | proportional | temperature:T
+    #[arg(long, default_value = "proportional")]
+    sampling: String,
+    /// fixed | uncertainty | fixed:trec=1,wnut16=2
+    #[arg(long, default_value = "fixed")]
+    loss_weighting: String,
+    #[arg(long)]
+    layerwise_lr_decay: Option<f64>,
+    /// Frozen groups (repeatable): all, backbone, bottom:K, embeddings, layer.N, head:TASK.
+    #[arg(long)]
+    freeze: Vec<String>,
+    /// Stop after this many optimizer steps (smoke tests).
+    #[arg(long, default_value_t = 0)]
+    max_steps: usize,
+    /// Resume from a checkpoint directory (e.g. OUT/last).
+    #[arg(long)]
+    resume: Option<PathBuf>,
+}
+
+pub const TASK_A: &str = "trec";
+pub const TASK_B: &str = "wnut16";
+
+fn parse_weighting(s: &str) -> Result<LossWeighting, String> {
+    match s {
+        "fixed" => Ok(LossWeighting::Fixed(BTreeMap::new())),
+        "uncertainty" => Ok(LossWeighting::Uncertainty),
+        _ => {
+            let spec = s
+                .strip_prefix("fixed:")
+                .ok_or_else(|| format!("unknown loss weighting {s:?}"))?;
+            let mut w = BTreeMap::new();
+            for kv in spec.split(',') {
+                let (k, v) = kv
+                    .split_once('=')
+                    .ok_or_else(|| format!("expected task=weight, got {kv:?}"))?;
+                w.insert(
+                    k.to_string(),
+                    v.parse::<f64>().map_err(|e| format!("{kv:?}: {e}"))?,
+                );
+            }
+            Ok(LossWeighting::Fixed(w))
+        }
+    }
+}
+
+fn write_predictions(
+    path: &Path,
+    task: &PreparedTask,
+    predictions: &[Prediction],
+) -> Result<(), Box<dyn std::error::Error>> {
+    let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
+    for (index, p) in task.test_indices.iter().zip(predictions) {
+        let line = match p {
+            Prediction::Label(l) => json!({"index": index, "label": task.vocab.label(*l)}),
+            Prediction::Tags(t) => {
+                json!({"index": index, "tags": t.iter().map(|&i| task.vocab.label(i)).collect::<Vec<_>>()})
+            }
+        };
+        writeln!(out, "{line}")?;
+    }
+    out.flush()?;
+    Ok(())
+}
+
+fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let device = args.device.parse::<DeviceSpec>()?.resolve()?;
+    // Heads are initialised from libtorch's generator: seed it for reproducible runs.
+    tch::manual_seed(args.seed as i64);
+    let trec = sentence_task(
+        TASK_A,
+        split_examples(read_trec(args.data_dir.join("trec_question_labels.txt"))?),
+    )?;
+    let wnut = token_task(
+        TASK_B,
+        split_examples(read_conll(args.data_dir.join("wnut16_ner.txt"))?),
+    )?;
+    eprintln!(
+        "data: {TASK_A} {}/{}/{} (train/dev/test), {TASK_B} {}/{}/{}; device {device:?}",
+        trec.data.train.len(),
+        trec.data.dev.len(),
+        trec.test.len(),
+        wnut.data.train.len(),
+        wnut.data.dev.len(),
+        wnut.test.len()
+    );
+    let mut config = TrainConfig {
+        epochs: args.epochs,
+        batch_size: args.batch_size,
+        seed: args.seed,
+        backbone_lr: args.backbone_lr,
+        backbone_weight_decay: args.weight_decay,
+        head_lr: args.head_lr,
+        head_weight_decay: args.weight_decay,
+        layerwise_lr_decay: args.layerwise_lr_decay,
+        warmup_ratio: args.warmup_ratio,
+        max_grad_norm: args.max_grad_norm,
+        grad_accumulation: args.grad_accumulation,
+        sampling: args.sampling.parse::<SamplingStrategy>()?,
+        loss_weighting: parse_weighting(&args.loss_weighting)?,
+        freeze: args.freeze.clone(),
+        max_steps: args.max_steps,
+        ..TrainConfig::default()
+    };
+    if let Some(lr) = args.ner_head_lr {
+        config.head_lr_overrides.insert(TASK_B.to_string(), lr);
+    }
+    let tasks = vec![trec.data.clone(), wnut.data.clone()];
+    let mut trainer = match &args.resume {
+        Some(dir) => Trainer::<SharedEncoderModel>::resume(dir, tasks, device)?,
+        None => {
+            let encoder = SentenceEncoder::from_dir(&args.model, device)?;
+            let mut model = SharedEncoderModel::new(encoder);
+            model.add_task(TASK_A, trec.head.clone(), trec.vocab.labels().to_vec())?;
+            model.add_task(TASK_B, wnut.head.clone(), wnut.vocab.labels().to_vec())?;
+            Trainer::new(model, tasks, config)?
+        }
+    };
+    let summary = trainer.fit(&args.out)?;
+    eprintln!(
+        "trained in {:.0}s; best dev score {:.4} at epoch {:?}",
+        summary.seconds,
+        summary.best_score.unwrap_or(f64::NAN),
+        summary.best_epoch
+    );
+
+    // Test: the best dev checkpoint, never tuned on.
+    let best = SharedEncoderModel::load(&args.out.join("best"), device)?;
+    std::fs::create_dir_all(args.out.join("predictions"))?;
+    let mut report = serde_json::Map::new();
+    for task in [&trec, &wnut] {
+        let eval = evaluate(&best, &task.data.name, &task.test)?;
+        write_predictions(
+            &args
+                .out
+                .join("predictions")
+                .join(format!("{}.jsonl", task.data.name)),
+            task,
+            &eval.predictions,
+        )?;
+        report.insert(task.data.name.clone(), eval.metrics);
+    }
+    report.insert(
+        "run".into(),
+        json!({
+            "train_seconds": summary.seconds,
+            "best_epoch": summary.best_epoch,
+            "best_dev_score": summary.best_score,
+            "config": trainer.config(),
+            "tasks": best.tasks().iter().map(|t| (t.name.clone(), t.labels.clone())).collect::<BTreeMap<_, _>>(),
+        }),
+    );
+    let a = &report[TASK_A];
+    let b = &report[TASK_B];
+    println!(
+        "test: {TASK_A} accuracy {:.4} macro_f1 {:.4} | {TASK_B} entity_f1 {:.4}",
+        a["accuracy"].as_f64().unwrap_or(f64::NAN),
+        a["macro_f1"].as_f64().unwrap_or(f64::NAN),
+        b["entity_f1"].as_f64().unwrap_or(f64::NAN)
+    );
+    std::fs::write(
+        args.out.join("report.json"),
+        serde_json::to_string_pretty(&report)?,
+    )?;
+    Ok(())
+}
+
+fn main() -> ExitCode {
+    match run(Args::parse()) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let mut msg = format!("error: {e}");
+            let mut source = e.source();
+            while let Some(s) = source {
+                msg.push_str(&format!(": {s}"));
+                source = s.source();
+            }
+            eprintln!("{msg}");
+            ExitCode::FAILURE
+        }
+    }
+}
