@@ -6,7 +6,7 @@ use ndarray::Array2;
 use serde::Deserialize;
 use smtl_backbone::{
     check_config_fits, load_safetensors_bytes, read_safetensors, BackboneError, BertConfig,
-    BertModel,
+    BertModel, LoadReport,
 };
 use tch::{nn, Device, Kind, Tensor};
 use tokenizers::Encoding;
@@ -83,6 +83,7 @@ pub struct SentenceEncoder {
     modules: Vec<ModuleSpec>,
     dim: i64,
     pooled_dim: i64,
+    load_report: LoadReport,
 }
 
 impl std::fmt::Debug for SentenceEncoder {
@@ -270,7 +271,7 @@ impl SentenceEncoder {
             SentenceStep::Dense(dense) => dense.out_features,
             SentenceStep::Normalize => d,
         });
-        load_safetensors_bytes(&vs, BACKBONE_PREFIX, &weights, &weight_bytes)?;
+        let load_report = load_safetensors_bytes(&vs, BACKBONE_PREFIX, &weights, &weight_bytes)?;
         drop(weight_bytes);
         vs.freeze(); // inference by default; trainers unfreeze what they train
         Ok(Self {
@@ -288,7 +289,15 @@ impl SentenceEncoder {
             },
             dim,
             pooled_dim,
+            load_report,
         })
+    }
+
+    /// What loading the weights did: tensors used, and tensors of the file
+    /// deliberately ignored (BERT pooler, `position_ids`, heads of other
+    /// architectures such as `cls.*`).
+    pub fn load_report(&self) -> &LoadReport {
+        &self.load_report
     }
 
     /// Width of the sentence embedding.

@@ -41,3 +41,16 @@ fn every_tiny_model_matches_sentence_transformers() {
         );
     }
 }
+
+#[test]
+fn tensors_skipped_while_loading_are_reported() {
+    let dir = fixtures().join("tiny/bert_prefix");
+    let encoder = SentenceEncoder::from_dir(&dir, Device::Cpu).unwrap();
+    let report = encoder.load_report();
+    assert!(report.loaded > 0);
+    assert!(
+        report.ignored.iter().any(|n| n.starts_with("cls.")),
+        "the MLM head of a BertForMaskedLM checkpoint is listed as ignored: {:?}",
+        report.ignored
+    );
+}

@@ -26,7 +26,13 @@ pub struct TaskEval {
 impl TaskEval {
     /// The metrics worth a curve: `accuracy` and `macro_f1`, or `entity_f1`.
     pub fn headline(&self) -> serde_json::Value {
-        let keep = ["accuracy", "macro_f1", "entity_f1"];
+        // A token task's `macro_f1` is the entity macro-F1; the headline is
+        // its micro entity-F1 alone.
+        let keep: &[&str] = if self.metrics.get("entity_f1").is_some() {
+            &["entity_f1"]
+        } else {
+            &["accuracy", "macro_f1"]
+        };
         let map: serde_json::Map<String, serde_json::Value> = keep
             .iter()
             .filter_map(|k| self.metrics.get(*k).map(|v| (k.to_string(), v.clone())))
