@@ -19,7 +19,8 @@ pub use config::{Activation, BertConfig};
 pub use device::DeviceSpec;
 pub use error::BackboneError;
 pub use weights::{
-    check_config_fits, load_safetensors, load_safetensors_bytes, read_safetensors, LoadReport,
+    check_config_fits, load_safetensors, load_safetensors_bytes, read_safetensors,
+    to_kind as weight_kind, LoadReport,
 };
 
 /// Result alias of this crate.

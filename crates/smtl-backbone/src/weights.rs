@@ -36,7 +36,9 @@ fn canonical_name(name: &str) -> String {
     }
 }
 
-fn to_kind(dtype: Dtype) -> Option<Kind> {
+/// The libtorch kind of a floating-point safetensors dtype; `None` for the
+/// dtypes weights may not have (integers, bool, fp8).
+pub fn to_kind(dtype: Dtype) -> Option<Kind> {
     match dtype {
         Dtype::F32 => Some(Kind::Float),
         Dtype::F16 => Some(Kind::Half),

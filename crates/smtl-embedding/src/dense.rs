@@ -2,9 +2,9 @@
 
 use std::path::Path;
 
-use safetensors::{Dtype, SafeTensors};
+use safetensors::SafeTensors;
 use serde::Deserialize;
-use tch::{nn, Kind, Tensor};
+use tch::{nn, Tensor};
 
 use crate::modules::read_json;
 use crate::{EmbedError, Result};
@@ -157,13 +157,9 @@ fn fill_from_safetensors(path: &Path, wanted: &[(&str, &Tensor)]) -> Result<()> 
                     var.size()
                 )));
             }
-            let kind = match view.dtype() {
-                Dtype::F32 => Kind::Float,
-                Dtype::F16 => Kind::Half,
-                Dtype::BF16 => Kind::BFloat16,
-                Dtype::F64 => Kind::Double,
-                d => return Err(invalid(format!("{name} has unsupported dtype {d:?}"))),
-            };
+            let kind = smtl_backbone::weight_kind(view.dtype()).ok_or_else(|| {
+                invalid(format!("{name} has unsupported dtype {:?}", view.dtype()))
+            })?;
             let src = Tensor::f_from_data_size(view.data(), &shape, kind)?;
             (*var).shallow_clone().f_copy_(&src)?;
         }
