@@ -18,6 +18,12 @@
 //!   long ones are consecutive real sentences concatenated, then cut at a word
 //!   boundary to at most the target (so nothing is truncated by the encoder).
 //!
+//! * `precision_batch32/{fp32,bf16,int8}`: the 512-sentence corpus at batch
+//!   32 with each inference precision (`Precision`);
+//! * `train_step/{trec,wnut16}`: one multi-task training step (tokenize,
+//!   forward, backward, clip, AdamW over all 22.7M parameters) on 32 real
+//!   training examples of each task, reported in examples/s.
+//!
 //! Before each group a line on stderr gives the mean wordpieces per sentence,
 //! so that tokens/s = sentences/s x that number.
 //!
@@ -31,7 +37,11 @@ use std::time::Duration;
 use criterion::{
     criterion_group, criterion_main, BenchmarkId, Criterion, SamplingMode, Throughput,
 };
-use sentence_mtl::SentenceEncoder;
+use sentence_mtl::data::{read_conll, read_trec, split_examples};
+use sentence_mtl::heads::{Example, MultiTaskModel, SharedEncoderModel};
+use sentence_mtl::trainer::optim::{AdamW, AdamWConfig, GroupSettings};
+use sentence_mtl::trainer::{sentence_task, token_task};
+use sentence_mtl::{Precision, SentenceEncoder};
 use tch::Device;
 
 /// Sentences of the natural-length corpus.
@@ -282,7 +292,86 @@ fn benches(c: &mut Criterion) {
         });
     }
     group.finish();
+
+    // (c) precision, natural lengths, batch 32 ------------------------------
+    let mut group = c.benchmark_group("precision_batch32");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(corpus.len() as u64));
+    for precision in [Precision::Fp32, Precision::Bf16, Precision::Int8] {
+        encoder.set_precision(precision).expect("precision");
+        group.bench_with_input(
+            BenchmarkId::from_parameter(precision),
+            &corpus,
+            |b, corpus| b.iter(|| black_box(encoder.encode(corpus).expect("encodes"))),
+        );
+    }
+    group.finish();
 }
 
-criterion_group!(encoder_throughput, benches);
+/// One training step of the multi-task model per iteration, per task.
+fn train_step(c: &mut Criterion) {
+    let data = root().join("data");
+    let trec = sentence_task(
+        "trec",
+        split_examples(
+            read_trec(data.join("trec_question_labels.txt")).expect("run scripts/setup"),
+        ),
+    )
+    .expect("trec");
+    let wnut = token_task(
+        "wnut16",
+        split_examples(read_conll(data.join("wnut16_ner.txt")).expect("run scripts/setup")),
+    )
+    .expect("wnut16");
+    tch::manual_seed(0);
+    let mut model = SharedEncoderModel::new(load_encoder());
+    for t in [&trec, &wnut] {
+        model
+            .add_task(&t.data.name, t.head.clone(), t.vocab.labels().to_vec())
+            .expect("head");
+    }
+    let settings = GroupSettings {
+        lr: 1e-5,
+        weight_decay: 0.01,
+        frozen: false,
+    };
+    let groups = model
+        .parameter_groups()
+        .into_iter()
+        .map(|g| (g.name, settings.clone(), g.params))
+        .collect();
+    let mut optimizer = AdamW::new(groups, AdamWConfig::default());
+    let mut group = c.benchmark_group("train_step");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(2))
+        .measurement_time(Duration::from_secs(20))
+        .throughput(Throughput::Elements(32));
+    for t in [&trec, &wnut] {
+        let examples: Vec<&Example> = t.data.train.iter().take(32).collect();
+        group.bench_function(BenchmarkId::from_parameter(&t.data.name), |b| {
+            b.iter(|| {
+                let batch = model.make_batch(&t.data.name, &examples).expect("batch");
+                let loss = model
+                    .forward_t(&batch, true)
+                    .expect("forward")
+                    .loss
+                    .expect("labels");
+                loss.backward();
+                optimizer.clip_grad_norm(1.0);
+                optimizer.step(1.0);
+                optimizer.zero_grad();
+                black_box(loss.double_value(&[]))
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(encoder_throughput, benches, train_step);
 criterion_main!(encoder_throughput);

@@ -23,7 +23,7 @@ use std::time::Instant;
 
 use clap::Parser;
 use sentence_mtl::embedding::{EncoderOptions, LineReader};
-use sentence_mtl::{DeviceSpec, SentenceEncoder};
+use sentence_mtl::{DeviceSpec, Precision, SentenceEncoder};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -45,6 +45,9 @@ struct Cli {
     /// auto, cpu, cuda or cuda:N.
     #[arg(long, default_value = "cpu")]
     device: String,
+    /// Inference precision: fp32 (exact), bf16 or int8 (opt-in fast paths).
+    #[arg(long, default_value = "fp32")]
+    precision: String,
     /// Sentences encoded once, untimed, before the timed run.
     #[arg(long, value_name = "N", default_value_t = 64)]
     warmup: usize,
@@ -81,6 +84,7 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
     let device = cli.device.parse::<DeviceSpec>()?.resolve()?;
     let options = EncoderOptions {
         batch_size: cli.batch_size,
+        precision: cli.precision.parse::<Precision>()?,
         ..EncoderOptions::default()
     };
     let encoder = SentenceEncoder::from_dir_with(&cli.model, device, options)
@@ -108,6 +112,7 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
         "batch_size": cli.batch_size,
         "threads": tch::get_num_threads(),
         "dim": embeddings.ncols(),
+        "precision": encoder.options().precision.to_string(),
     });
     println!("{json}");
     Ok(())

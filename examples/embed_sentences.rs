@@ -19,12 +19,14 @@ use std::error::Error;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 use clap::Parser;
 use indicatif::{ProgressBar, ProgressStyle};
 use sentence_mtl::embedding::{EncoderOptions, JsonlRowWriter, LineReader, NpyRowWriter};
-use sentence_mtl::{DeviceSpec, SentenceEncoder};
+use sentence_mtl::{DeviceSpec, Precision, SentenceEncoder};
 use tch::Device;
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -58,6 +60,10 @@ struct Cli {
     /// Sentences per forward pass.
     #[arg(long, value_name = "N", default_value_t = 32)]
     batch_size: usize,
+    /// fp32 (default, exact parity with sentence-transformers), or the
+    /// opt-in fast paths bf16 and int8 (see docs/performance.md).
+    #[arg(long, default_value = "fp32")]
+    precision: String,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -97,10 +103,12 @@ fn load_encoder(cli: &Cli) -> Result<SentenceEncoder, BoxError> {
     if cli.batch_size == 0 {
         return Err("--batch-size must be at least 1".into());
     }
+    let precision: Precision = cli.precision.parse()?;
     let spec: DeviceSpec = cli.device.parse()?;
     let device = spec.resolve()?;
     let options = EncoderOptions {
         batch_size: cli.batch_size,
+        precision,
         ..EncoderOptions::default()
     };
     SentenceEncoder::from_dir_with(&cli.model, device, options).map_err(|e| {
@@ -276,6 +284,37 @@ impl Sink {
     }
 }
 
+/// Set by SIGINT, SIGTERM or SIGHUP; the streaming loop stops at the next
+/// batch, and dropping the unfinished output removes its `.partial` file.
+static INTERRUPTED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Installs the handlers: a first signal asks for a clean stop, a second
+/// one terminates at once (the default behaviour).
+fn catch_signals() -> Result<(), BoxError> {
+    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+    let flag = INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false)));
+    for sig in [SIGINT, SIGTERM, SIGHUP] {
+        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(flag))?;
+        signal_hook::flag::register(sig, Arc::clone(flag))?;
+    }
+    Ok(())
+}
+
+fn interrupted() -> bool {
+    INTERRUPTED.get().is_some_and(|f| f.load(Ordering::Relaxed))
+}
+
+#[derive(Debug)]
+struct Interrupted;
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("interrupted by a signal; the partial output was removed")
+    }
+}
+
+impl Error for Interrupted {}
+
 /// Embeds `reader`'s lines chunk by chunk into `sink`, in input order.
 fn stream<R: std::io::BufRead>(
     encoder: &SentenceEncoder,
@@ -295,6 +334,9 @@ fn stream<R: std::io::BufRead>(
             chunk.push(line);
         }
         let full = chunk.len() >= CHUNK_LINES || chunk_bytes >= CHUNK_BYTES;
+        if (full || end) && interrupted() {
+            return Err(Interrupted.into());
+        }
         if (full || end) && !chunk.is_empty() {
             let emb = encoder.encode(&chunk)?;
             let emb = emb.as_standard_layout();
@@ -332,6 +374,7 @@ fn embed_file(cli: &Cli, input: &Path, output: &Path) -> Result<(), BoxError> {
         device_name(encoder.device())
     );
     let start = Instant::now();
+    catch_signals()?;
     let mut sink = Sink::create(output, format, dim)?;
 
     let bar = ProgressBar::new(total_bytes).with_style(
@@ -381,7 +424,11 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("error: {}", report(err.as_ref()));
-            ExitCode::FAILURE
+            if err.is::<Interrupted>() {
+                ExitCode::from(130)
+            } else {
+                ExitCode::FAILURE
+            }
         }
     }
 }

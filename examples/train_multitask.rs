@@ -69,6 +69,10 @@ struct Args {
     /// Stop after this many optimizer steps (smoke tests).
     #[arg(long, default_value_t = 0)]
     max_steps: usize,
+    /// Give both heads a hidden layer of this width (an MLP head) instead of
+    /// the default linear head.
+    #[arg(long)]
+    head_hidden: Option<i64>,
     /// Resume from a checkpoint directory (e.g. OUT/last).
     #[arg(long)]
     resume: Option<PathBuf>,
@@ -123,14 +127,16 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let device = args.device.parse::<DeviceSpec>()?.resolve()?;
     // Heads are initialised from libtorch's generator: seed it for reproducible runs.
     tch::manual_seed(args.seed as i64);
-    let trec = sentence_task(
+    let mut trec = sentence_task(
         TASK_A,
         split_examples(read_trec(args.data_dir.join("trec_question_labels.txt"))?),
     )?;
-    let wnut = token_task(
+    let mut wnut = token_task(
         TASK_B,
         split_examples(read_conll(args.data_dir.join("wnut16_ner.txt"))?),
     )?;
+    trec.head.hidden = args.head_hidden;
+    wnut.head.hidden = args.head_hidden;
     eprintln!(
         "data: {TASK_A} {}/{}/{} (train/dev/test), {TASK_B} {}/{}/{}; device {device:?}",
         trec.data.train.len(),
@@ -174,10 +180,12 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     };
     let summary = trainer.fit(&args.out)?;
     eprintln!(
-        "trained in {:.0}s; best dev score {:.4} at epoch {:?}",
+        "trained in {:.0}s; best dev score {:.4} after epoch {}",
         summary.seconds,
         summary.best_score.unwrap_or(f64::NAN),
-        summary.best_epoch
+        summary
+            .best_epoch
+            .map_or("-".to_string(), |e| e.to_string())
     );
 
     // Test: the best dev checkpoint, never tuned on.

@@ -18,5 +18,5 @@ pub use smtl_heads as heads;
 pub use smtl_metrics as metrics;
 pub use smtl_trainer as trainer;
 
-pub use smtl_backbone::{BertConfig, BertModel, DeviceSpec};
+pub use smtl_backbone::{BertConfig, BertModel, DeviceSpec, Precision};
 pub use smtl_embedding::{EmbedError, SentenceEncoder};

@@ -393,3 +393,41 @@ fn demo_mode_prints_embeddings_and_similarities() {
     assert!(text.contains("dim 384"), "{text}");
     assert!(text.contains("cosine similarity"), "{text}");
 }
+
+#[test]
+fn a_signal_mid_run_leaves_neither_output_nor_partial_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("many.txt");
+    let line = "a sentence long enough to keep the encoder busy for a while\n";
+    fs::write(&input, line.repeat(400_000)).unwrap();
+    let output = dir.path().join("out.npy");
+    let partial = dir.path().join("out.npy.partial");
+    let mut child = Command::new(binary())
+        .current_dir(root())
+        .args(["--input", p(&input), "--output", p(&output)])
+        // The tiny test model: the first rows arrive within a second.
+        .args(["--model", p(&root().join("fixtures/tiny/mean"))])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("the example starts");
+    // Wait until rows are being written, then ask it to stop.
+    let started = std::time::Instant::now();
+    while fs::metadata(&partial).map_or(0, |m| m.len()) < 4096 {
+        assert!(
+            started.elapsed().as_secs() < 120,
+            "no partial output after 2 minutes"
+        );
+        assert!(child.try_wait().unwrap().is_none(), "the CLI ended early");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(130), "{}", stderr(&out));
+    assert!(stderr(&out).contains("interrupted"), "{}", stderr(&out));
+    assert!(!output.exists(), "output written although interrupted");
+    assert!(!partial.exists(), "the .partial file was left behind");
+}

@@ -5,10 +5,11 @@ use std::borrow::Borrow;
 
 use tch::{nn, nn::Module, Kind, Tensor};
 
+use crate::linear::{Linear, Precision};
 use crate::{Activation, BackboneError, BertConfig, Result};
 
-fn linear(p: nn::Path, input: i64, output: i64) -> nn::Linear {
-    nn::linear(p, input, output, Default::default())
+fn linear(p: nn::Path, input: i64, output: i64) -> Linear {
+    Linear::new(p, input, output)
 }
 
 fn layer_norm(p: nn::Path, config: &BertConfig) -> nn::LayerNorm {
@@ -55,13 +56,13 @@ impl BertEmbeddings {
 /// One post-LayerNorm transformer block: self-attention and feed-forward.
 #[derive(Debug)]
 pub struct BertLayer {
-    query: nn::Linear,
-    key: nn::Linear,
-    value: nn::Linear,
-    attention_out: nn::Linear,
+    query: Linear,
+    key: Linear,
+    value: Linear,
+    attention_out: Linear,
     attention_norm: nn::LayerNorm,
-    intermediate: nn::Linear,
-    output: nn::Linear,
+    intermediate: Linear,
+    output: Linear,
     output_norm: nn::LayerNorm,
     num_heads: i64,
     head_dim: i64,
@@ -96,8 +97,8 @@ impl BertLayer {
     /// `[batch, 1, 1, seq]` mask that is true where a key may be attended to.
     pub fn forward_t(&self, xs: &Tensor, attention_mask: Option<&Tensor>, train: bool) -> Tensor {
         let (b, t, h) = xs.size3().expect("hidden states are [batch, seq, hidden]");
-        let heads = |lin: &nn::Linear| {
-            lin.forward(xs)
+        let heads = |lin: &Linear| {
+            lin.forward_t(xs, train)
                 .view([b, t, self.num_heads, self.head_dim])
                 .transpose(1, 2)
         };
@@ -118,13 +119,35 @@ impl BertLayer {
         let attended = self.attention_norm.forward(
             &(self
                 .attention_out
-                .forward(&context)
+                .forward_t(&context, train)
                 .dropout(self.hidden_dropout, train)
                 + xs),
         );
-        let ff = self.activation.apply(&self.intermediate.forward(&attended));
-        self.output_norm
-            .forward(&(self.output.forward(&ff).dropout(self.hidden_dropout, train) + attended))
+        let ff = self
+            .activation
+            .apply(&self.intermediate.forward_t(&attended, train));
+        self.output_norm.forward(
+            &(self
+                .output
+                .forward_t(&ff, train)
+                .dropout(self.hidden_dropout, train)
+                + attended),
+        )
+    }
+
+    /// Prepares every linear layer's inference kernel for `precision`.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        for lin in [
+            &mut self.query,
+            &mut self.key,
+            &mut self.value,
+            &mut self.attention_out,
+            &mut self.intermediate,
+            &mut self.output,
+        ] {
+            lin.set_precision(precision)?;
+        }
+        Ok(())
     }
 }
 
@@ -147,6 +170,7 @@ pub struct BertModel {
     pub embeddings: BertEmbeddings,
     pub layers: Vec<BertLayer>,
     config: BertConfig,
+    precision: Precision,
 }
 
 impl BertModel {
@@ -160,11 +184,27 @@ impl BertModel {
                 .map(|i| BertLayer::load(&layer_path / i, config))
                 .collect(),
             config: config.clone(),
+            precision: Precision::Fp32,
         })
     }
 
     pub fn config(&self) -> &BertConfig {
         &self.config
+    }
+
+    /// Selects the inference kernels of every layer (see [`Precision`]).
+    /// Training forwards are unaffected. bf16 and int8 keep converted copies
+    /// of the weights: set the precision again after the weights change.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        for layer in &mut self.layers {
+            layer.set_precision(precision)?;
+        }
+        self.precision = precision;
+        Ok(())
+    }
+
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     /// Checks ids/mask shapes and ranges so that libtorch never sees input it

@@ -36,10 +36,12 @@ pub enum BackboneError {
         name: String,
         dtype: String,
     },
-    #[error("pickle weights ({path}) are refused: they can execute code when loaded; convert them to model.safetensors")]
+    #[error("pickle weights ({path}) are refused: a pickle can execute code when Python loads it; convert them to model.safetensors, or opt in with EncoderOptions::allow_pickle (read by libtorch's restricted C++ unpickler)")]
     PickleRefused { path: PathBuf },
     #[error("unknown device {0:?}: expected auto, cpu, cuda or cuda:N")]
     UnknownDevice(String),
+    #[error("{path}: unreadable pickle weights: {message}")]
+    BadPickle { path: PathBuf, message: String },
     #[error("device {requested} asked for, but {available}")]
     DeviceUnavailable {
         requested: String,

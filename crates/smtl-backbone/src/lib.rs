@@ -6,21 +6,25 @@
 //! * [`load_safetensors`] can fill it straight from `model.safetensors`, with no
 //!   conversion step and a typed error for every missing, unexpected, mis-shaped
 //!   or mis-typed tensor;
-//! * [`DeviceSpec`] picks CPU or CUDA at run time (`auto|cpu|cuda|cuda:N`).
+//! * [`DeviceSpec`] picks CPU or CUDA at run time (`auto|cpu|cuda|cuda:N`);
+//! * [`Precision`] picks the inference kernels of the linear layers
+//!   (`fp32` exact, opt-in `bf16` and `int8`).
 
 mod bert;
 mod config;
 mod device;
 mod error;
+mod linear;
 mod weights;
 
 pub use bert::{BertEmbeddings, BertLayer, BertModel, EncoderOutput};
 pub use config::{Activation, BertConfig};
 pub use device::DeviceSpec;
 pub use error::BackboneError;
+pub use linear::{Linear, Precision};
 pub use weights::{
-    check_config_fits, load_safetensors, load_safetensors_bytes, read_safetensors,
-    to_kind as weight_kind, LoadReport,
+    check_config_fits, load_safetensors, load_safetensors_bytes, pickle_to_safetensors_bytes,
+    read_safetensors, to_kind as weight_kind, LoadReport,
 };
 
 /// Result alias of this crate.

@@ -63,6 +63,70 @@ pub(crate) fn refuse_pickle(path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Reads a PyTorch `torch.save` state dict (`pytorch_model.bin`) and
+/// re-encodes it as safetensors bytes, so that it goes through exactly the
+/// checks of [`load_safetensors_bytes`] and [`check_config_fits`].
+///
+/// Only call this after the user opted in: the file is parsed by libtorch's
+/// C++ unpickler (`torch::jit::_load_parameters`), which knows tensors and
+/// containers only and runs no Python, but is a far larger parser than
+/// safetensors' header.
+pub fn pickle_to_safetensors_bytes(path: &Path) -> Result<Vec<u8>> {
+    let bad = |message: String| BackboneError::BadPickle {
+        path: path.to_path_buf(),
+        message,
+    };
+    let tensors =
+        Tensor::loadz_multi_with_device(path, tch::Device::Cpu).map_err(|e| bad(e.to_string()))?;
+    struct Raw {
+        dtype: Dtype,
+        shape: Vec<usize>,
+        bytes: Vec<u8>,
+    }
+    impl safetensors::View for &Raw {
+        fn dtype(&self) -> Dtype {
+            self.dtype
+        }
+        fn shape(&self) -> &[usize] {
+            &self.shape
+        }
+        fn data(&self) -> std::borrow::Cow<'_, [u8]> {
+            std::borrow::Cow::Borrowed(&self.bytes)
+        }
+        fn data_len(&self) -> usize {
+            self.bytes.len()
+        }
+    }
+    let mut raws = Vec::with_capacity(tensors.len());
+    for (name, t) in tensors {
+        let dtype = match t.kind() {
+            Kind::Float => Dtype::F32,
+            Kind::Half => Dtype::F16,
+            Kind::BFloat16 => Dtype::BF16,
+            Kind::Double => Dtype::F64,
+            Kind::Int64 => Dtype::I64,
+            other => return Err(bad(format!("tensor {name} has unsupported kind {other:?}"))),
+        };
+        let shape = t.size().iter().map(|&d| d as usize).collect();
+        let flat = t
+            .f_contiguous()
+            .and_then(|c| c.f_view_dtype(Kind::Uint8))
+            .and_then(|c| c.f_flatten(0, -1))
+            .map_err(|e| bad(e.to_string()))?;
+        let bytes = Vec::<u8>::try_from(&flat).map_err(|e| bad(e.to_string()))?;
+        raws.push((
+            name,
+            Raw {
+                dtype,
+                shape,
+                bytes,
+            },
+        ));
+    }
+    let views = raws.iter().map(|(n, r)| (n.clone(), r));
+    safetensors::serialize(views, None).map_err(|e| bad(e.to_string()))
+}
+
 /// Copies the tensors of `path` into the variables of `vs` whose names start
 /// with `prefix` (pass `""` when the backbone sits at the root of the store).
 ///

@@ -11,12 +11,20 @@ fn run_all(bytes: &[u8]) {
     f.write_all(bytes).unwrap();
     f.flush().unwrap();
     let p = f.path();
-    let _ = read_trec(p);
-    let _ = read_trec_tail(p, 3);
-    let _ = read_conll(p);
-    let _ = read_sentence_tsv(p);
-    let _ = read_sentence_jsonl(p);
-    let _ = read_sentiment_ground_truth_detailed(p);
+    let name = p.display().to_string();
+    // Every error names the file (and, for a bad line, the line).
+    let errors = [
+        read_trec(p).err(),
+        read_trec_tail(p, 3).err(),
+        read_conll(p).err(),
+        read_sentence_tsv(p).err(),
+        read_sentence_jsonl(p).err(),
+        read_sentiment_ground_truth_detailed(p).err(),
+    ];
+    for e in errors.into_iter().flatten() {
+        let text = e.to_string();
+        assert!(text.contains(&name), "error without the file name: {text}");
+    }
     // Ok results uphold the readers' invariants.
     if let Ok(ex) = read_conll(p) {
         assert!(ex

@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use serde::Deserialize;
 use smtl_backbone::{
-    check_config_fits, load_safetensors_bytes, read_safetensors, BackboneError, BertConfig,
-    BertModel, LoadReport,
+    check_config_fits, load_safetensors_bytes, pickle_to_safetensors_bytes, read_safetensors,
+    BackboneError, BertConfig, BertModel, LoadReport, Precision,
 };
 use tch::{nn, Device, Kind, Tensor};
 use tokenizers::Encoding;
@@ -28,6 +28,15 @@ pub struct EncoderOptions {
     pub batch_size: usize,
     /// What to do with sentences longer than `max_seq_length`.
     pub truncation: Truncation,
+    /// Accept a directory whose only weights are a PyTorch pickle
+    /// (`pytorch_model.bin`). Off by default: `model.safetensors` is pure
+    /// data, a pickle is a program for Python's unpickler. When on, the file
+    /// is read by libtorch's restricted C++ unpickler (no Python runs) and
+    /// then checked like a safetensors file.
+    pub allow_pickle: bool,
+    /// Kernels of inference (training is always fp32): `Fp32` (default,
+    /// exact parity), or the opt-in `Bf16` / `Int8` fast paths.
+    pub precision: Precision,
 }
 
 impl Default for EncoderOptions {
@@ -36,6 +45,8 @@ impl Default for EncoderOptions {
         Self {
             batch_size: 32,
             truncation: Truncation::Truncate,
+            allow_pickle: false,
+            precision: Precision::Fp32,
         }
     }
 }
@@ -162,14 +173,15 @@ impl SentenceEncoder {
         // --- Transformer: backbone + tokenizer -------------------------------
         let tdir = first.dir.clone();
         let config = BertConfig::from_file(require_file(tdir.join("config.json"))?)?;
-        let weights = tdir.join("model.safetensors");
-        if !weights.is_file() {
-            if tdir.join("pytorch_model.bin").is_file() {
-                return Err(BackboneError::PickleRefused {
-                    path: tdir.join("pytorch_model.bin"),
-                }
-                .into());
+        let mut weights = tdir.join("model.safetensors");
+        let pickle = tdir.join("pytorch_model.bin");
+        let from_pickle = !weights.is_file() && pickle.is_file();
+        if from_pickle {
+            if !options.allow_pickle {
+                return Err(BackboneError::PickleRefused { path: pickle }.into());
             }
+            weights = pickle;
+        } else {
             require_file(weights.clone())?;
         }
         let sbert: SentenceBertConfig = match tdir.join("sentence_bert_config.json") {
@@ -201,10 +213,14 @@ impl SentenceEncoder {
         )?;
         tokenizer.set_truncation(options.truncation);
 
-        let weight_bytes = read_safetensors(&weights)?;
+        let weight_bytes = if from_pickle {
+            pickle_to_safetensors_bytes(&weights)?
+        } else {
+            read_safetensors(&weights)?
+        };
         check_config_fits(&config, &weights, &weight_bytes)?;
         let mut vs = nn::VarStore::new(device);
-        let backbone = BertModel::load(vs.root() / BACKBONE_PREFIX, &config)?;
+        let mut backbone = BertModel::load(vs.root() / BACKBONE_PREFIX, &config)?;
 
         // --- sentence-level modules ------------------------------------------
         let mut steps = Vec::new();
@@ -274,6 +290,7 @@ impl SentenceEncoder {
         let load_report = load_safetensors_bytes(&vs, BACKBONE_PREFIX, &weights, &weight_bytes)?;
         drop(weight_bytes);
         vs.freeze(); // inference by default; trainers unfreeze what they train
+        backbone.set_precision(options.precision)?;
         Ok(Self {
             vs,
             backbone,
@@ -291,6 +308,40 @@ impl SentenceEncoder {
             pooled_dim,
             load_report,
         })
+    }
+
+    /// A second encoder over the same weight memory, for another thread.
+    ///
+    /// `SentenceEncoder` is `Send` but not `Sync` (tch's `Tensor` is not
+    /// `Sync`), so one encoder cannot be borrowed by several threads at once.
+    /// Instead, each thread takes a handle: the model directory's config,
+    /// tokenizer and modules are read again, then every variable is pointed
+    /// at this encoder's tensor storage (`set_data`), so the weights exist
+    /// once however many handles there are, and a handle computes exactly
+    /// what this encoder computes. Weights changed in memory (training) are
+    /// shared too; the directory must still hold the model files.
+    pub fn shared_handle(&self) -> Result<Self> {
+        let other = Self::from_dir_with(&self.model_dir, self.vs.device(), self.options)?;
+        let ours = self.vs.variables();
+        let mut theirs = other.vs.variables();
+        if ours.len() != theirs.len() {
+            return Err(EmbedError::InvalidOption(format!(
+                "the model directory now holds {} variables, this encoder {}",
+                theirs.len(),
+                ours.len()
+            )));
+        }
+        for (name, var) in theirs.iter_mut() {
+            let source = ours.get(name).ok_or_else(|| {
+                EmbedError::InvalidOption(format!("variable {name} missing from this encoder"))
+            })?;
+            var.set_data(source);
+        }
+        let mut other = other;
+        // bf16/int8 kernels hold converted copies: rebuild them from the shared weights.
+        let precision = other.options.precision;
+        other.backbone.set_precision(precision)?;
+        Ok(other)
     }
 
     /// What loading the weights did: tensors used, and tensors of the file
@@ -316,6 +367,14 @@ impl SentenceEncoder {
 
     pub fn options(&self) -> EncoderOptions {
         self.options
+    }
+
+    /// Switches the inference kernels (see [`Precision`]); bf16 and int8
+    /// convert the current weights, so call it again after training.
+    pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
+        self.backbone.set_precision(precision)?;
+        self.options.precision = precision;
+        Ok(())
     }
 
     pub fn set_batch_size(&mut self, batch_size: usize) -> Result<()> {

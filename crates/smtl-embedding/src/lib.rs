@@ -22,7 +22,7 @@ pub use io::{AtomicFile, EmbedIoError, JsonlRowWriter, LineReader, NpyRowWriter}
 pub use modules::{ModuleKind, ModuleSpec};
 pub use pooling::{Pooling, PoolingMode};
 pub use save::write_safetensors;
-pub use smtl_backbone::DeviceSpec;
+pub use smtl_backbone::{DeviceSpec, Precision};
 pub use tokenize::{TextTokenizer, TokenBatch, Truncation};
 
 /// Result alias of this crate.

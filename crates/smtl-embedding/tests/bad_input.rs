@@ -298,6 +298,71 @@ fn only_pickle_weights_are_refused() {
     assert_mentions(&err, &["pytorch_model.bin", "safetensors"]);
 }
 
+/// A `torch.save` state dict of the tiny model (scripts/make_pickle_fixture.py).
+fn pickle_only_dir() -> (TempDir, PathBuf) {
+    let (tmp, dir) = scratch("mean");
+    fs::remove_file(dir.join("model.safetensors")).unwrap();
+    fs::copy(
+        common::fixtures().join("pickle/tiny_mean_pytorch_model.bin"),
+        dir.join("pytorch_model.bin"),
+    )
+    .unwrap();
+    (tmp, dir)
+}
+
+#[test]
+fn pickle_weights_load_only_when_allowed_and_equal_the_safetensors_model() {
+    let (_tmp, dir) = pickle_only_dir();
+    assert!(matches!(
+        load_err(&dir),
+        EmbedError::Backbone(BackboneError::PickleRefused { .. })
+    ));
+    let allow = EncoderOptions {
+        allow_pickle: true,
+        ..EncoderOptions::default()
+    };
+    let from_pickle = SentenceEncoder::from_dir_with(&dir, Device::Cpu, allow).unwrap();
+    let original = load_ok(&common::fixtures().join("tiny/mean"));
+    let sentences = ["a pickle", "the same weights, another container", ""];
+    assert_eq!(
+        from_pickle.encode(&sentences).unwrap(),
+        original.encode(&sentences).unwrap()
+    );
+    // With both files present, safetensors wins and no pickle is read.
+    fs::copy(
+        common::fixtures().join("tiny/mean/model.safetensors"),
+        dir.join("model.safetensors"),
+    )
+    .unwrap();
+    fs::write(dir.join("pytorch_model.bin"), b"not read").unwrap();
+    load_ok(&dir);
+}
+
+#[test]
+fn a_corrupt_allowed_pickle_is_a_typed_error() {
+    let allow = EncoderOptions {
+        allow_pickle: true,
+        ..EncoderOptions::default()
+    };
+    let whole = fs::read(common::fixtures().join("pickle/tiny_mean_pytorch_model.bin")).unwrap();
+    for bytes in [
+        &whole[..whole.len() / 2],
+        &whole[..100],
+        b"PK\x03\x04junk".as_slice(),
+        b"".as_slice(),
+    ] {
+        let (_tmp, dir) = pickle_only_dir();
+        fs::write(dir.join("pytorch_model.bin"), bytes).unwrap();
+        let err = SentenceEncoder::from_dir_with(&dir, Device::Cpu, allow).unwrap_err();
+        assert!(
+            matches!(&err, EmbedError::Backbone(BackboneError::BadPickle { .. })),
+            "{} bytes: {err:?}",
+            bytes.len()
+        );
+        assert_mentions(&err, &["pytorch_model.bin"]);
+    }
+}
+
 #[test]
 fn unreadable_json_side_files() {
     for (file, what) in [
@@ -1241,6 +1306,7 @@ fn too_long_sentences_with_truncation_off() {
     let options = EncoderOptions {
         batch_size: 8,
         truncation: Truncation::Error,
+        ..EncoderOptions::default()
     };
     let enc = SentenceEncoder::from_dir_with(&dir, Device::Cpu, options).unwrap();
     let max = enc.tokenizer().max_len();
@@ -1304,6 +1370,7 @@ fn zero_batch_size() {
     let options = EncoderOptions {
         batch_size: 0,
         truncation: Truncation::Truncate,
+        ..EncoderOptions::default()
     };
     let err = SentenceEncoder::from_dir_with(&dir, Device::Cpu, options).unwrap_err();
     assert!(matches!(&err, EmbedError::InvalidOption(_)), "{err:?}");

@@ -18,7 +18,7 @@ pub use error::HeadError;
 pub use head::{HeadConfig, TaskHead, TaskKind, IGNORE_INDEX};
 pub use model::{
     Example, MultiTaskModel, ParamGroup, Prediction, SharedEncoderModel, TaskBatch, TaskOutput,
-    TaskSpec,
+    TaskSpec, HEADS_PREFIX,
 };
 pub use smtl_embedding::SentenceEncoder;
 

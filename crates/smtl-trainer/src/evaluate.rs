@@ -63,9 +63,27 @@ pub fn evaluate<M: MultiTaskModel>(
         let out = tch::no_grad(|| model.forward_t(&batch, false))?;
         predictions.extend(model.decode(&batch, &out)?);
     }
-    let missing =
-        || TrainError::InvalidConfig(format!("task {task:?}: evaluation examples need labels"));
-    let (score, metrics) = match spec.head.kind {
+    score(spec.head.kind, &spec.labels, examples, predictions)
+}
+
+/// Scores `predictions` against the labels of `examples`, both in the same
+/// order (shared by [`evaluate`] and the cached-feature path).
+pub fn score(
+    kind: TaskKind,
+    labels: &[String],
+    examples: &[Example],
+    predictions: Vec<Prediction>,
+) -> Result<TaskEval, TrainError> {
+    if examples.len() != predictions.len() {
+        return Err(TrainError::InvalidConfig(format!(
+            "{} predictions for {} examples",
+            predictions.len(),
+            examples.len()
+        )));
+    }
+    let task = kind.name();
+    let missing = || TrainError::InvalidConfig(format!("{task} evaluation examples need labels"));
+    let (score, metrics) = match kind {
         TaskKind::SentenceClassification => {
             let mut gold = Vec::with_capacity(examples.len());
             let mut pred = Vec::with_capacity(examples.len());
@@ -77,15 +95,24 @@ pub fn evaluate<M: MultiTaskModel>(
                 gold.push(*l);
                 pred.push(*p);
             }
-            let report = ClassificationReport::compute(&gold, &pred, &spec.labels)?;
+            let report = ClassificationReport::compute(&gold, &pred, labels)?;
             (
                 report.accuracy,
                 serde_json::to_value(&report).expect("report serializes"),
             )
         }
         TaskKind::TokenClassification => {
-            let name = |ids: &[usize]| -> Vec<String> {
-                ids.iter().map(|&i| spec.labels[i].clone()).collect()
+            let name = |ids: &[usize]| -> Result<Vec<String>, TrainError> {
+                ids.iter()
+                    .map(|&i| {
+                        labels.get(i).cloned().ok_or_else(|| {
+                            TrainError::InvalidConfig(format!(
+                                "tag id {i} outside the {} labels",
+                                labels.len()
+                            ))
+                        })
+                    })
+                    .collect()
             };
             let mut gold = Vec::with_capacity(examples.len());
             let mut pred = Vec::with_capacity(examples.len());
@@ -93,8 +120,8 @@ pub fn evaluate<M: MultiTaskModel>(
                 let (Example::Words { tags: Some(t), .. }, Prediction::Tags(p)) = (e, p) else {
                     return Err(missing());
                 };
-                gold.push(name(t));
-                pred.push(name(p));
+                gold.push(name(t)?);
+                pred.push(name(p)?);
             }
             let report = EntityReport::compute(&gold, &pred)?;
             let mut metrics = serde_json::to_value(&report).expect("report serializes");

@@ -10,6 +10,7 @@ pub mod sampler;
 pub mod schedule;
 pub mod weighting;
 
+pub mod cached;
 pub mod checkpoint;
 mod error;
 mod evaluate;
@@ -17,7 +18,7 @@ mod tasks;
 mod trainer;
 
 pub use error::TrainError;
-pub use evaluate::{evaluate, TaskEval};
+pub use evaluate::{evaluate, score, TaskEval};
 pub use sampler::SamplingStrategy;
 pub use tasks::{sentence_task, token_task, PreparedTask};
 pub use trainer::{frozen_groups, FitSummary, Persist, TaskData, TrainConfig, TrainState, Trainer};

@@ -300,6 +300,112 @@ pub fn plot_curves(records: &[Value], out_png: &Path) -> Result<(), TrainError> 
     root.present().map_err(plot_err)
 }
 
+/// One panel of [`plot_bars`]: a value per category for each named series.
+#[derive(Debug, Clone)]
+pub struct BarPanel {
+    pub title: String,
+    pub x_desc: String,
+    /// Fixed end of the value axis (e.g. 1.0 for scores); `None`: the data's.
+    pub x_max: Option<f64>,
+    /// `(series name, one value per category)`; NaN draws no bar.
+    pub series: Vec<(String, Vec<f64>)>,
+}
+
+fn bar_panel(area: &Area<'_>, categories: &[String], panel: &BarPanel) -> Result<(), TrainError> {
+    let values = panel
+        .series
+        .iter()
+        .flat_map(|(_, v)| v.iter())
+        .filter(|v| v.is_finite());
+    let x1 = panel
+        .x_max
+        .unwrap_or_else(|| values.fold(0.0f64, |a, &b| a.max(b)).max(1e-9) * 1.08);
+    let n = categories.len() as f64;
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(40)
+        .y_label_area_size(if categories.is_empty() { 10 } else { 430 })
+        .build_cartesian_2d(0.0..x1, 0.0..n.max(1.0))
+        .map_err(plot_err)?;
+    let names = categories.to_vec();
+    let label = move |y: &f64| {
+        // Category i sits in the band [n-1-i, n-i): first category on top.
+        let i = (n - 0.5 - y).round();
+        if (y.fract() - 0.5).abs() < 1e-6 && i >= 0.0 && (i as usize) < names.len() {
+            names[i as usize].clone()
+        } else {
+            String::new()
+        }
+    };
+    chart
+        .configure_mesh()
+        .disable_y_mesh()
+        .y_labels(4 * categories.len().max(1) + 1)
+        .y_label_formatter(&label)
+        .x_desc(panel.x_desc.as_str())
+        .label_style((FONT, 14))
+        .axis_desc_style((FONT, 16))
+        .light_line_style(BLACK.mix(0.05))
+        .draw()
+        .map_err(plot_err)?;
+    let k = panel.series.len().max(1) as f64;
+    let band = 0.8 / k;
+    for (s, (name, values)) in panel.series.iter().enumerate() {
+        let c = color(s);
+        chart
+            .draw_series(
+                values
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| v.is_finite())
+                    .map(|(i, &v)| {
+                        let top = n - i as f64 - 0.1 - band * s as f64;
+                        Rectangle::new([(0.0, top - band), (v, top)], c.filled())
+                    }),
+            )
+            .map_err(plot_err)?
+            .label(name.clone())
+            .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::LowerRight)
+        .label_font((FONT, 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .draw()
+        .map_err(plot_err)
+}
+
+/// Draws side-by-side horizontal grouped bar charts, one per panel, over the
+/// same `categories` (e.g. training regimes: scores in one panel, time per
+/// epoch in the other). Parent folders of `out_png` are created.
+pub fn plot_bars(
+    categories: &[String],
+    panels: &[BarPanel],
+    out_png: &Path,
+) -> Result<(), TrainError> {
+    ensure_fonts()?;
+    if panels.is_empty() {
+        return Err(TrainError::Plot("no panel to draw".into()));
+    }
+    if let Some(parent) = out_png.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| TrainError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let width = 1000 * panels.len() as u32;
+    let height = (160 + 44 * categories.len() as u32).max(400);
+    let root = BitMapBackend::new(out_png, (width, height)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
+        bar_panel(area, categories, panel)?;
+    }
+    root.present().map_err(plot_err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -74,6 +74,12 @@ pub struct TrainConfig {
     /// and layers 0..K), or group names (`embeddings`, `layer.3`, `head:trec`).
     #[serde(default)]
     pub freeze: Vec<String>,
+    /// Gradual unfreezing (ULMFiT): epoch `e` of `E` trains only the top
+    /// `ceil(L·(e+1)/E)` of the `L` layers (plus heads); the embeddings and
+    /// the layers below stay frozen until the last epoch, which trains all.
+    /// Groups named in `freeze` stay frozen throughout.
+    #[serde(default)]
+    pub gradual_unfreezing: bool,
     /// Write `last/` also every this many optimizer steps (0 = epoch ends only).
     #[serde(default)]
     pub checkpoint_every_steps: usize,
@@ -108,6 +114,7 @@ impl Default for TrainConfig {
             sampling: SamplingStrategy::Proportional,
             loss_weighting: LossWeighting::Fixed(BTreeMap::new()),
             freeze: Vec::new(),
+            gradual_unfreezing: false,
             checkpoint_every_steps: 0,
             max_steps: 0,
             progress: true,
@@ -164,6 +171,8 @@ pub struct FitSummary {
     pub best_score: Option<f64>,
     pub best_epoch: Option<usize>,
     pub seconds: f64,
+    /// Training time of each epoch run by this call (no evaluation).
+    pub epoch_train_seconds: Vec<f64>,
     pub last_dev: BTreeMap<String, TaskEval>,
 }
 
@@ -308,7 +317,7 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
             warmup_steps: (total_steps as f64 * config.warmup_ratio).round() as usize,
             total_steps,
         };
-        Ok(Self {
+        let mut trainer = Self {
             model,
             config,
             tasks,
@@ -316,7 +325,37 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
             weighter,
             schedule,
             state: TrainState::default(),
-        })
+        };
+        trainer.apply_freeze(0)?;
+        Ok(trainer)
+    }
+
+    /// The groups frozen during `epoch`: the `freeze` patterns, plus the
+    /// bottom of the encoder while gradual unfreezing has not reached it.
+    pub fn frozen_during(&self, epoch: usize) -> Result<Vec<String>, TrainError> {
+        let names = self.optimizer.group_names();
+        let mut patterns = self.config.freeze.clone();
+        if self.config.gradual_unfreezing {
+            let layers = names.iter().filter(|g| g.starts_with("layer.")).count();
+            let trained = (layers * (epoch + 1)).div_ceil(self.config.epochs);
+            if trained < layers {
+                patterns.push(format!("bottom:{}", layers - trained));
+            }
+        }
+        frozen_groups(&patterns, &names)
+    }
+
+    /// Sets the optimizer's freeze flags for `epoch`. A group unfrozen here
+    /// starts with empty AdamW moments, as a newly added group would.
+    fn apply_freeze(&mut self, epoch: usize) -> Result<(), TrainError> {
+        let frozen = self.frozen_during(epoch)?;
+        for name in self.optimizer.group_names() {
+            if name == "loss_weighting" {
+                continue;
+            }
+            self.optimizer.set_frozen(&name, frozen.contains(&name))?;
+        }
+        Ok(())
     }
 
     pub fn model(&self) -> &M {
@@ -428,12 +467,14 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
         );
         bar.set_position(self.state.global_step as u64);
         let mut last_dev = BTreeMap::new();
+        let mut epoch_train_seconds = Vec::new();
         let mut micro = 0usize;
         self.optimizer.zero_grad();
 
         let mut stop = false;
         while self.state.epoch < self.config.epochs && !stop {
             let epoch = self.state.epoch;
+            self.apply_freeze(epoch)?;
             let plan = self.epoch_batches(epoch);
             let epoch_start = Instant::now();
             for (k, (task, examples)) in plan.iter().enumerate().skip(self.state.step_in_epoch) {
@@ -492,6 +533,7 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
                 }
             }
             let train_seconds = epoch_start.elapsed().as_secs_f64();
+            epoch_train_seconds.push(train_seconds);
             // Dev evaluation, then the epoch is complete.
             let mut dev = BTreeMap::new();
             for t in &self.tasks {
@@ -542,6 +584,7 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
             best_score: self.state.best_score,
             best_epoch: self.state.best_epoch,
             seconds: started.elapsed().as_secs_f64(),
+            epoch_train_seconds,
             last_dev,
         })
     }
@@ -614,6 +657,8 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
         } else {
             Vec::new()
         };
+        // Freeze flags first: a frozen group may hold no state.
+        trainer.apply_freeze(state.epoch)?;
         trainer.optimizer.load_state(tensors, &field("optimizer"))?;
         if let Some(weights) = field("loss_weighting").as_object() {
             tch::no_grad(|| {

@@ -2,106 +2,16 @@
 //! synthetic tasks: freeze masks, resume, NaN handling, checkpoint parity
 //! with sentence-transformers.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde_json::Value;
-use smtl_heads::{Example, HeadConfig, MultiTaskModel, SharedEncoderModel, TaskKind};
+use smtl_heads::{Example, MultiTaskModel, SharedEncoderModel};
 use smtl_trainer::log::read_jsonl;
-use smtl_trainer::{TaskData, TrainConfig, TrainError, Trainer};
-use tch::{Device, Tensor};
+use smtl_trainer::{TrainConfig, TrainError, Trainer};
+use tch::Device;
 
-fn repo() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
-
-/// libtorch's generator is global: tests that train take turns, so that
-/// each run's dropout masks come from its own seeds only.
-static TORCH_RNG: std::sync::Mutex<()> = std::sync::Mutex::new(());
-
-fn lock() -> std::sync::MutexGuard<'static, ()> {
-    TORCH_RNG.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-/// The tiny model with two heads, initialised from a fixed seed.
-fn tiny_model() -> SharedEncoderModel {
-    tch::manual_seed(1234);
-    let encoder =
-        smtl_embedding::SentenceEncoder::from_dir(repo().join("fixtures/tiny/mean"), Device::Cpu)
-            .unwrap();
-    let mut model = SharedEncoderModel::new(encoder);
-    let labels = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
-    model
-        .add_task(
-            "topic",
-            HeadConfig::linear(TaskKind::SentenceClassification, 3),
-            labels(&["animal", "money", "code"]),
-        )
-        .unwrap();
-    model
-        .add_task(
-            "ner",
-            HeadConfig::linear(TaskKind::TokenClassification, 3),
-            labels(&["O", "B-X", "I-X"]),
-        )
-        .unwrap();
-    model
-}
-
-fn tasks() -> Vec<TaskData> {
-    let topics = [
-        ("the cat sat on the mat", 0),
-        ("a dog barked at the mailman", 0),
-        ("birds sing in the morning", 0),
-        ("stocks fell sharply today", 1),
-        ("the bank raised interest rates", 1),
-        ("inflation is rising again", 1),
-        ("the compiler rejected my code", 2),
-        ("rust borrows are checked statically", 2),
-        ("a segfault in the parser", 2),
-    ];
-    let sentence = |i: usize| {
-        let (t, l) = topics[i % topics.len()];
-        Example::Sentence {
-            text: format!("{t} {i}"),
-            label: Some(l),
-        }
-    };
-    let words = |i: usize| {
-        let w: Vec<String> = format!("we met John Smith in Paris on day {i}")
-            .split(' ')
-            .map(str::to_string)
-            .collect();
-        let tags = vec![0, 0, 1, 2, 0, 1, 0, 0, 0];
-        Example::Words {
-            words: w,
-            tags: Some(tags),
-        }
-    };
-    vec![
-        TaskData {
-            name: "topic".into(),
-            train: (0..27).map(sentence).collect(),
-            dev: (27..36).map(sentence).collect(),
-        },
-        TaskData {
-            name: "ner".into(),
-            train: (0..14).map(words).collect(),
-            dev: (14..18).map(words).collect(),
-        },
-    ]
-}
-
-fn config(epochs: usize) -> TrainConfig {
-    TrainConfig {
-        epochs,
-        batch_size: 4,
-        seed: 7,
-        progress: false,
-        backbone_lr: 1e-3,
-        head_lr: 1e-2,
-        ..TrainConfig::default()
-    }
-}
+mod common;
+use common::*;
 
 fn step_losses(out: &Path) -> Vec<(u64, f64)> {
     read_jsonl(&out.join("metrics.jsonl"))
@@ -110,26 +20,6 @@ fn step_losses(out: &Path) -> Vec<(u64, f64)> {
         .filter(|r| r["kind"] == "step")
         .map(|r| (r["step"].as_u64().unwrap(), r["loss"].as_f64().unwrap()))
         .collect()
-}
-
-fn snapshot(model: &SharedEncoderModel, prefix: &str) -> Vec<(String, Tensor)> {
-    let mut v: Vec<(String, Tensor)> = model
-        .encoder()
-        .var_store()
-        .variables()
-        .into_iter()
-        .filter(|(n, _)| n.starts_with(prefix))
-        .map(|(n, t)| (n, t.detach().copy()))
-        .collect();
-    v.sort_by(|a, b| a.0.cmp(&b.0));
-    v
-}
-
-fn all_equal(a: &[(String, Tensor)], b: &[(String, Tensor)]) -> bool {
-    a.len() == b.len()
-        && a.iter()
-            .zip(b)
-            .all(|((n1, t1), (n2, t2))| n1 == n2 && t1.equal(t2))
 }
 
 #[test]

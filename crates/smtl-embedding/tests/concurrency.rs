@@ -1,0 +1,80 @@
+//! One loaded encoder serving several threads: per-thread handles share the
+//! weight memory and compute exactly what the single-threaded encoder does.
+
+mod common;
+
+use common::*;
+use smtl_embedding::SentenceEncoder;
+use tch::Device;
+
+fn assert_send<T: Send>() {}
+
+#[test]
+fn encoders_can_move_between_threads() {
+    assert_send::<SentenceEncoder>();
+}
+
+#[test]
+fn handles_on_several_threads_equal_single_threaded_results() {
+    let encoder = SentenceEncoder::from_dir(minilm_dir(), Device::Cpu).unwrap();
+    let sentences: Vec<String> = read_json(fixtures().join("minilm/sentences.json"));
+    let sentences = &sentences[..96];
+    let reference = encoder.encode(sentences).unwrap();
+
+    let threads = 4;
+    let handles: Vec<SentenceEncoder> = (0..threads)
+        .map(|_| encoder.shared_handle().unwrap())
+        .collect();
+    // The weights exist once: every handle points at the same storage.
+    let name = "bert.encoder.layer.0.attention.self.query.weight";
+    let ptr = |e: &SentenceEncoder| e.var_store().variables()[name].data_ptr();
+    for h in &handles {
+        assert_eq!(ptr(h), ptr(&encoder), "handle copied the weights");
+    }
+    // Each thread encodes everything, in a different order, twice over.
+    let results: Vec<_> = std::thread::scope(|scope| {
+        let workers: Vec<_> = handles
+            .into_iter()
+            .enumerate()
+            .map(|(t, handle)| {
+                scope.spawn(move || {
+                    let mut order: Vec<usize> = (0..sentences.len()).collect();
+                    order.rotate_left(t * 17);
+                    let picked: Vec<&String> = order.iter().map(|&i| &sentences[i]).collect();
+                    let mut rows = Vec::new();
+                    for _ in 0..2 {
+                        rows.push((order.clone(), handle.encode(&picked).unwrap()));
+                    }
+                    rows
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    for (t, runs) in results.iter().enumerate() {
+        for (order, got) in runs {
+            for (row, &i) in order.iter().enumerate() {
+                let d = max_abs_diff(got.row(row), reference.row(i));
+                // Batches group other sentences in another order, so padding
+                // differs: equal up to float summation order.
+                assert!(d <= 1e-5, "thread {t}, sentence {i}: |diff| {d}");
+            }
+        }
+    }
+}
+
+#[test]
+fn a_handle_sees_weights_changed_after_it_was_made() {
+    let encoder = SentenceEncoder::from_dir(minilm_dir(), Device::Cpu).unwrap();
+    let handle = encoder.shared_handle().unwrap();
+    let before = handle.encode(&["a shared weight"]).unwrap();
+    tch::no_grad(|| {
+        let vars = encoder.var_store().variables();
+        let _ = vars["bert.embeddings.LayerNorm.bias"]
+            .shallow_clone()
+            .fill_(0.5);
+    });
+    let after = handle.encode(&["a shared weight"]).unwrap();
+    assert!(max_abs_diff(before.row(0), after.row(0)) > 1e-3);
+    assert_eq!(after, encoder.encode(&["a shared weight"]).unwrap());
+}
