@@ -373,5 +373,11 @@ fn train_step(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(encoder_throughput, benches, train_step);
+criterion_group! {
+    name = encoder_throughput;
+    // No plots: criterion's plotters backend needs system fonts, which
+    // minimal machines (and this project's CI image) do not have.
+    config = Criterion::default().without_plots();
+    targets = benches, train_step
+}
 criterion_main!(encoder_throughput);
