@@ -28,7 +28,7 @@ use smtl_heads::{
 };
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::evaluate::{score, TaskEval};
+use crate::evaluate::{score, task_spec, TaskEval};
 use crate::optim::{AdamW, AdamWConfig, GroupSettings};
 use crate::schedule::LinearSchedule;
 use crate::TrainError;
@@ -69,11 +69,7 @@ impl FeatureCache {
         layers: &[usize],
     ) -> Result<Self, TrainError> {
         let started = Instant::now();
-        let spec = model
-            .tasks()
-            .into_iter()
-            .find(|t| t.name == task)
-            .ok_or_else(|| TrainError::InvalidConfig(format!("unknown task {task:?}")))?;
+        let spec = task_spec(model, task)?;
         if examples.is_empty() {
             return Err(TrainError::EmptyDataset(task.to_string()));
         }
@@ -279,11 +275,7 @@ impl CachedHead {
                 "a model's own head reads one layer; the cache holds several".into(),
             ));
         }
-        let spec = model
-            .tasks()
-            .into_iter()
-            .find(|t| t.name == cache.task)
-            .ok_or_else(|| TrainError::InvalidConfig(format!("unknown task {:?}", cache.task)))?;
+        let spec = task_spec(model, &cache.task)?;
         let this = Self::new(cache, spec.head, model.device())?;
         let source = model.encoder().var_store().variables();
         let prefix = format!("{}.{}.", smtl_heads::HEADS_PREFIX, cache.task);

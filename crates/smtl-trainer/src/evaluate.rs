@@ -1,7 +1,7 @@
 //! Scoring a task on labelled examples with the metrics of smtl-metrics.
 
 use serde_json::json;
-use smtl_heads::{Example, MultiTaskModel, Prediction, TaskKind};
+use smtl_heads::{Example, MultiTaskModel, Prediction, TaskKind, TaskSpec};
 use smtl_metrics::{ClassificationReport, EntityReport};
 
 use crate::TrainError;
@@ -41,6 +41,15 @@ impl TaskEval {
     }
 }
 
+/// The model's spec of `task`, or an error naming it.
+pub(crate) fn task_spec<M: MultiTaskModel>(model: &M, task: &str) -> Result<TaskSpec, TrainError> {
+    model
+        .tasks()
+        .into_iter()
+        .find(|t| t.name == task)
+        .ok_or_else(|| TrainError::InvalidConfig(format!("unknown task {task:?}")))
+}
+
 /// Predicts every example of `task` and scores the predictions against the
 /// examples' labels (which must all be present).
 pub fn evaluate<M: MultiTaskModel>(
@@ -48,11 +57,7 @@ pub fn evaluate<M: MultiTaskModel>(
     task: &str,
     examples: &[Example],
 ) -> Result<TaskEval, TrainError> {
-    let spec = model
-        .tasks()
-        .into_iter()
-        .find(|t| t.name == task)
-        .ok_or_else(|| TrainError::InvalidConfig(format!("unknown task {task:?}")))?;
+    let spec = task_spec(model, task)?;
     if examples.is_empty() {
         return Err(TrainError::EmptyDataset(task.to_string()));
     }
