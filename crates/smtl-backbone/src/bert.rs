@@ -273,6 +273,12 @@ impl BertModel {
         self.check_input(input_ids, attention_mask)?;
         let token_types = input_ids.zeros_like();
         let mut xs = self.embeddings.forward_t(input_ids, &token_types, train);
+        // bf16 inference keeps the activations bf16 from layer to layer (no
+        // cast around each product); training never does.
+        let bf16 = self.precision == Precision::Bf16 && !train && !xs.requires_grad();
+        if bf16 {
+            xs = xs.to_kind(Kind::BFloat16);
+        }
         // No mask at all when the batch has no padding: the attention kernel
         // then takes its fastest path and the result is the same.
         let has_padding =
@@ -291,6 +297,10 @@ impl BertModel {
             if let Some(all) = all.as_mut() {
                 all.push(xs.shallow_clone());
             }
+        }
+        if bf16 {
+            xs = xs.to_kind(Kind::Float);
+            all = all.map(|states| states.iter().map(|t| t.to_kind(Kind::Float)).collect());
         }
         Ok(EncoderOutput {
             last_hidden_state: xs,

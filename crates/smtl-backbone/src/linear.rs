@@ -7,9 +7,10 @@
 //! * `Fp32`: oneDNN's fused linear on the fp32 weights when the libtorch in
 //!   use has it (see `smtl-kernels`), else the plain path. Same numbers up to
 //!   float summation order.
-//! * `Bf16`: a bf16 copy of the weights, activations cast to bf16 for the
-//!   matrix product only, the result back in fp32 (LayerNorm, softmax,
-//!   residuals and pooling stay fp32, as under torch's autocast).
+//! * `Bf16`: a bf16 copy of the weights. The encoder runs its layers on
+//!   bf16 activations (LayerNorm with fp32 parameters, attention, GELU and
+//!   residuals in bf16) and returns fp32 states for pooling; a bf16 linear
+//!   given fp32 input casts it in and its result back out.
 //! * `Int8`: dynamic quantization: weights int8 per output channel once,
 //!   activations int8 per row at each call, an int8 x int8 -> int32 matrix
 //!   product (`_int_mm`), rescaled to fp32.
@@ -131,6 +132,11 @@ impl Linear {
 
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         if train || self.inner.ws.requires_grad() {
+            let kind = self.inner.ws.kind();
+            if xs.kind() != kind {
+                // bf16 activations reaching trainable fp32 weights.
+                return self.inner.forward(&xs.to_kind(kind)).to_kind(xs.kind());
+            }
             return self.inner.forward(xs);
         }
         let bias = self.inner.bs.as_ref();
@@ -143,6 +149,9 @@ impl Linear {
                 bias,
                 onednn,
             } => {
+                // bf16 in, bf16 out (the encoder keeps bf16 activations
+                // between layers); any other input is cast in and back out.
+                let keep_bf16 = xs.kind() == Kind::BFloat16;
                 let x = xs.to_kind(Kind::BFloat16);
                 let y = if *onednn {
                     smtl_kernels::onednn_linear(&x, weight, bias.as_ref())
@@ -150,7 +159,11 @@ impl Linear {
                 } else {
                     x.linear(weight, bias.as_ref())
                 };
-                y.to_kind(Kind::Float)
+                if keep_bf16 {
+                    y
+                } else {
+                    y.to_kind(Kind::Float)
+                }
             }
             Kernel::Int8 { weight_t, scales } => {
                 let size = xs.size();

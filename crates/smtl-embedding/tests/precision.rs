@@ -71,3 +71,30 @@ fn switching_precision_back_to_fp32_restores_parity() {
     encoder.set_precision(Precision::Fp32).unwrap();
     assert_eq!(encoder.encode(&s).unwrap(), fp32);
 }
+
+#[test]
+fn a_bf16_encoder_whose_weights_train_still_runs() {
+    // Trainable weights always take the plain fp32 product; bf16 activations
+    // reaching them are cast, never a dtype error.
+    let options = EncoderOptions {
+        precision: Precision::Bf16,
+        ..EncoderOptions::default()
+    };
+    let mut encoder = SentenceEncoder::from_dir_with(minilm_dir(), Device::Cpu, options).unwrap();
+    encoder.var_store_mut().unfreeze();
+    let s = ["trainable weights take the plain path"];
+    let emb = encoder.encode(&s).unwrap();
+    assert!(emb.iter().all(|x| x.is_finite()));
+    let batch = encoder.tokenizer().pad(
+        &encoder
+            .tokenizer()
+            .encode_texts(&s)
+            .unwrap()
+            .iter()
+            .collect::<Vec<_>>(),
+        Device::Cpu,
+    );
+    let states = encoder.token_embeddings(&batch, true).unwrap();
+    assert_eq!(states.kind(), tch::Kind::Float);
+    assert!(states.requires_grad());
+}
