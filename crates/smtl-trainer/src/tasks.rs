@@ -1,7 +1,7 @@
 //! From data-set examples (smtl-data) to the trainer's [`TaskData`]: label
 //! vocabularies built on the training split, every label mapped to its id.
 
-use smtl_data::{LabelVocab, SentenceExample, Splits, TokenExample};
+use smtl_data::{HasIndex, LabelVocab, SentenceExample, Splits, TokenExample};
 use smtl_heads::{Example, HeadConfig, TaskKind};
 
 use crate::trainer::TaskData;
@@ -27,27 +27,18 @@ pub fn sentence_task(
         return Err(TrainError::EmptyDataset(name.to_string()));
     }
     let vocab = LabelVocab::from_sentence_examples(name, &splits.train);
-    let convert = |xs: &[SentenceExample]| -> Result<Vec<Example>, TrainError> {
-        xs.iter()
-            .map(|e| {
-                Ok(Example::Sentence {
-                    text: e.text.clone(),
-                    label: Some(vocab.id(&e.label)?),
-                })
-            })
-            .collect()
-    };
-    Ok(PreparedTask {
-        data: TaskData {
-            name: name.to_string(),
-            train: convert(&splits.train)?,
-            dev: convert(&splits.dev)?,
-        },
-        head: HeadConfig::linear(TaskKind::SentenceClassification, vocab.len()),
-        test: convert(&splits.test)?,
-        test_indices: splits.test.iter().map(|e| e.index).collect(),
+    prepare(
+        name,
+        &splits,
         vocab,
-    })
+        TaskKind::SentenceClassification,
+        |e, vocab| {
+            Ok(Example::Sentence {
+                text: e.text.clone(),
+                label: Some(vocab.id(&e.label)?),
+            })
+        },
+    )
 }
 
 /// A token-classification (BIO) task; the tag vocabulary is `O` plus `B-`/`I-`
@@ -57,26 +48,44 @@ pub fn token_task(name: &str, splits: Splits<TokenExample>) -> Result<PreparedTa
         return Err(TrainError::EmptyDataset(name.to_string()));
     }
     let vocab = LabelVocab::bio_from_examples(name, &splits.train)?;
-    let convert = |xs: &[TokenExample]| -> Result<Vec<Example>, TrainError> {
-        xs.iter()
-            .map(|e| {
-                e.check_lengths()?;
-                Ok(Example::Words {
-                    words: e.tokens.clone(),
-                    tags: Some(vocab.encode(&e.tags)?),
-                })
+    prepare(
+        name,
+        &splits,
+        vocab,
+        TaskKind::TokenClassification,
+        |e, vocab| {
+            e.check_lengths()?;
+            Ok(Example::Words {
+                words: e.tokens.clone(),
+                tags: Some(vocab.encode(&e.tags)?),
             })
-            .collect()
+        },
+    )
+}
+
+/// Converts every split with `convert` and adds a linear head of `kind`
+/// over the vocabulary.
+fn prepare<T: HasIndex>(
+    name: &str,
+    splits: &Splits<T>,
+    vocab: LabelVocab,
+    kind: TaskKind,
+    convert: impl Fn(&T, &LabelVocab) -> Result<Example, TrainError>,
+) -> Result<PreparedTask, TrainError> {
+    let all = |xs: &[T]| {
+        xs.iter()
+            .map(|e| convert(e, &vocab))
+            .collect::<Result<Vec<_>, _>>()
     };
     Ok(PreparedTask {
         data: TaskData {
             name: name.to_string(),
-            train: convert(&splits.train)?,
-            dev: convert(&splits.dev)?,
+            train: all(&splits.train)?,
+            dev: all(&splits.dev)?,
         },
-        head: HeadConfig::linear(TaskKind::TokenClassification, vocab.len()),
-        test: convert(&splits.test)?,
-        test_indices: splits.test.iter().map(|e| e.index).collect(),
+        head: HeadConfig::linear(kind, vocab.len()),
+        test: all(&splits.test)?,
+        test_indices: splits.test.iter().map(HasIndex::index).collect(),
         vocab,
     })
 }

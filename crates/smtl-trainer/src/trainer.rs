@@ -228,6 +228,15 @@ pub fn frozen_groups(patterns: &[String], groups: &[String]) -> Result<Vec<Strin
     Ok(out)
 }
 
+/// Batches in every epoch's plan: each task's examples cut into batches,
+/// summed (every [`SamplingStrategy`] plans exactly that many steps).
+fn batches_per_epoch(tasks: &[TaskData], batch_size: usize) -> usize {
+    tasks
+        .iter()
+        .map(|t| t.train.len().div_ceil(batch_size))
+        .sum()
+}
+
 /// Owns the model, the optimizer, the loss weights and the data of a run.
 pub struct Trainer<M: MultiTaskModel + Persist> {
     model: M,
@@ -264,9 +273,10 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
         let weighter = LossWeighter::new(&config.loss_weighting, &task_names, device);
 
         let groups = model.parameter_groups();
-        let names: Vec<String> = groups.iter().map(|g| g.name.clone()).collect();
-        let frozen = frozen_groups(&config.freeze, &names)?;
-        let num_layers = names.iter().filter(|g| g.starts_with("layer.")).count() as i32;
+        let num_layers = groups
+            .iter()
+            .filter(|g| g.name.starts_with("layer."))
+            .count() as i32;
         let mut opt_groups = Vec::new();
         for g in groups {
             let (lr, wd) = if let Some(task) = g.name.strip_prefix("head:") {
@@ -289,10 +299,12 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
                 let decay = config.layerwise_lr_decay.unwrap_or(1.0).powi(depth);
                 (config.backbone_lr * decay, config.backbone_weight_decay)
             };
+            // Freeze flags are set by `apply_freeze` below, the one place
+            // that decides them (per epoch, for gradual unfreezing).
             let settings = GroupSettings {
                 lr,
                 weight_decay: wd,
-                frozen: frozen.contains(&g.name),
+                frozen: false,
             };
             opt_groups.push((g.name, settings, g.params));
         }
@@ -307,11 +319,8 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
         }
         let optimizer = AdamW::new(opt_groups, AdamWConfig::default());
 
-        let steps_per_epoch: usize = tasks
-            .iter()
-            .map(|t| t.train.len().div_ceil(config.batch_size))
-            .sum::<usize>()
-            .div_ceil(config.grad_accumulation);
+        let steps_per_epoch =
+            batches_per_epoch(&tasks, config.batch_size).div_ceil(config.grad_accumulation);
         let total_steps = steps_per_epoch * config.epochs;
         let schedule = LinearSchedule {
             warmup_steps: (total_steps as f64 * config.warmup_ratio).round() as usize,
@@ -451,8 +460,7 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
         })?;
         let log_path = out_dir.join("metrics.jsonl");
         let mut log = MetricsLog::open(&log_path, self.state.global_step > 0)?;
-        let plan_len = self.epoch_batches(0).len();
-        let total = plan_len * self.config.epochs;
+        let total = batches_per_epoch(&self.tasks, self.config.batch_size) * self.config.epochs;
         let bar = if self.config.progress {
             ProgressBar::new(total as u64)
         } else {
@@ -507,7 +515,7 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
                     if norm.is_finite() {
                         record["grad_norm"] = json!(norm);
                     }
-                    if !self.weighter.parameters().is_empty() {
+                    if self.weighter.is_learned() {
                         record["loss_weights"] = json!(self.weighter.current_weights());
                     }
                 }

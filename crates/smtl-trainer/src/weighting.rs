@@ -80,6 +80,11 @@ impl LossWeighter {
         }
     }
 
+    /// Whether the weights are learned (uncertainty weighting).
+    pub fn is_learned(&self) -> bool {
+        matches!(self.inner, Inner::Uncertainty(_))
+    }
+
     /// `("loss_weighting.log_var.<task>", s_t)` per task (empty for Fixed);
     /// the tensors are the live parameters, for an optimizer group.
     pub fn parameters(&self) -> Vec<(String, Tensor)> {
