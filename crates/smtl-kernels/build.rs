@@ -17,6 +17,8 @@ fn main() {
         .include(libtorch.join("include"))
         .include(libtorch.join("include/torch/csrc/api/include"))
         .flag("-std=c++17")
+        // The int8 row (de)quantization loops rely on the vectoriser.
+        .opt_level(3)
         .flag(format!("-D_GLIBCXX_USE_CXX11_ABI={abi}"))
         .flag("-DGLOG_USE_GLOG_EXPORT")
         .warnings(false)

@@ -3,7 +3,15 @@
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/stack.h>
+#include <ATen/Parallel.h>
 
+#if defined(__x86_64__)
+#include <immintrin.h>
+#endif
+
+#include <algorithm>
+#include <cmath>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <optional>
@@ -19,6 +27,172 @@ char* copy_message(const char* what) {
 
 std::optional<c10::OperatorHandle> linear_pointwise_op() {
   return c10::Dispatcher::singleton().findSchema({"mkldnn::_linear_pointwise", ""});
+}
+
+
+// Per-row symmetric int8 quantization of a [rows, k] matrix, one row at a
+// time (the row stays in L1 between its abs-max and its rounding):
+// q = round_half_even(x / s), s = max|x| / 127 (at least 1e-12 / 127).
+// Scalar code, for CPUs without AVX-512; the AVX-512 versions below do the
+// same arithmetic 16 lanes at a time.
+inline float to_float(float v) { return v; }
+inline float to_float(at::BFloat16 v) { return static_cast<float>(v); }
+
+template <typename T>
+void quantize_rows_scalar(const T* x, int8_t* q, float* scales, int64_t begin, int64_t end, int64_t k) {
+  for (int64_t r = begin; r < end; ++r) {
+    const T* row = x + r * k;
+    float amax = 0.f;
+    bool nan = false;
+    for (int64_t i = 0; i < k; ++i) {
+      const float v = to_float(row[i]);
+      nan |= std::isnan(v);
+      amax = std::max(amax, std::fabs(v));
+    }
+    const float scale = std::max(amax, 1e-12f) / 127.f;
+    const float inv = 1.f / scale;
+    for (int64_t i = 0; i < k; ++i) {
+      q[r * k + i] = nan ? 0 : static_cast<int8_t>(std::nearbyint(to_float(row[i]) * inv));
+    }
+    // A NaN row gives NaN outputs, as the unquantized product would.
+    scales[r] = nan ? NAN : scale;
+  }
+}
+
+// y[r, c] = acc[r, c] * row_scales[r] * col_scales[c] + bias[c].
+template <typename T>
+void dequantize_scalar(const int32_t* acc, const float* row_scales, const float* col_scales, const float* bias,
+                       T* y, int64_t begin, int64_t end, int64_t n) {
+  for (int64_t r = begin; r < end; ++r) {
+    for (int64_t c = 0; c < n; ++c) {
+      const float v = static_cast<float>(acc[r * n + c]) * row_scales[r] * col_scales[c];
+      y[r * n + c] = static_cast<T>(bias != nullptr ? v + bias[c] : v);
+    }
+  }
+}
+
+#if defined(__x86_64__)
+#define SMTL_AVX512 __attribute__((target("avx512f,avx512bw")))
+
+SMTL_AVX512 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
+SMTL_AVX512 inline __m512 load16(const at::BFloat16* p) {
+  const __m256i h = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p));
+  return _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(h), 16));
+}
+SMTL_AVX512 inline void store16(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+// fp32 -> bf16 rounding to nearest even (finite values; what at::BFloat16 does).
+SMTL_AVX512 inline void store16(at::BFloat16* p, __m512 v) {
+  const __m512i bits = _mm512_castps_si512(v);
+  const __m512i lsb = _mm512_and_si512(_mm512_srli_epi32(bits, 16), _mm512_set1_epi32(1));
+  const __m512i rounded = _mm512_add_epi32(bits, _mm512_add_epi32(lsb, _mm512_set1_epi32(0x7FFF)));
+  _mm256_storeu_si256(reinterpret_cast<__m256i*>(p), _mm512_cvtepi32_epi16(_mm512_srli_epi32(rounded, 16)));
+}
+
+template <typename T>
+SMTL_AVX512 void quantize_rows_avx512(const T* x, int8_t* q, float* scales, int64_t begin, int64_t end, int64_t k) {
+  const int64_t body = k - k % 16;
+  for (int64_t r = begin; r < end; ++r) {
+    const T* row = x + r * k;
+    __m512 vmax = _mm512_setzero_ps();
+    __mmask16 nans = 0;
+    for (int64_t i = 0; i < body; i += 16) {
+      const __m512 v = load16(row + i);
+      nans |= _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q);
+      vmax = _mm512_max_ps(vmax, _mm512_abs_ps(v));
+    }
+    float amax = _mm512_reduce_max_ps(vmax);
+    bool nan = nans != 0;
+    for (int64_t i = body; i < k; ++i) {
+      const float v = to_float(row[i]);
+      nan |= std::isnan(v);
+      amax = std::max(amax, std::fabs(v));
+    }
+    if (nan) {  // NaN outputs for this row, as the unquantized product would give.
+      std::memset(q + r * k, 0, k);
+      scales[r] = NAN;
+      continue;
+    }
+    const float scale = std::max(amax, 1e-12f) / 127.f;
+    const float inv = 1.f / scale;
+    const __m512 vinv = _mm512_set1_ps(inv);
+    int8_t* out = q + r * k;
+    for (int64_t i = 0; i < body; i += 16) {
+      // cvtps_epi32 rounds half to even (the default MXCSR mode).
+      const __m512i v = _mm512_cvtps_epi32(_mm512_mul_ps(load16(row + i), vinv));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(out + i), _mm512_cvtsepi32_epi8(v));
+    }
+    for (int64_t i = body; i < k; ++i) out[i] = static_cast<int8_t>(std::nearbyint(to_float(row[i]) * inv));
+    scales[r] = scale;
+  }
+}
+
+template <typename T>
+SMTL_AVX512 void dequantize_avx512(const int32_t* acc, const float* row_scales, const float* col_scales,
+                                   const float* bias, T* y, int64_t begin, int64_t end, int64_t n) {
+  const int64_t body = n - n % 16;
+  for (int64_t r = begin; r < end; ++r) {
+    const int32_t* a = acc + r * n;
+    T* out = y + r * n;
+    const __m512 rs = _mm512_set1_ps(row_scales[r]);
+    for (int64_t c = 0; c < body; c += 16) {
+      const __m512 v = _mm512_cvtepi32_ps(_mm512_loadu_si512(a + c));
+      __m512 o = _mm512_mul_ps(_mm512_mul_ps(v, rs), _mm512_loadu_ps(col_scales + c));
+      if (bias != nullptr) o = _mm512_add_ps(o, _mm512_loadu_ps(bias + c));
+      store16(out + c, o);
+    }
+    for (int64_t c = body; c < n; ++c) {
+      const float v = static_cast<float>(a[c]) * row_scales[r] * col_scales[c];
+      out[c] = static_cast<T>(bias != nullptr ? v + bias[c] : v);
+    }
+  }
+}
+
+bool has_avx512() {
+  static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+  return yes;
+}
+#else
+bool has_avx512() { return false; }
+#endif
+
+template <typename T>
+void quantize_rows(const T* x, int8_t* q, float* scales, int64_t begin, int64_t end, int64_t k) {
+#if defined(__x86_64__)
+  if (has_avx512()) return quantize_rows_avx512<T>(x, q, scales, begin, end, k);
+#endif
+  quantize_rows_scalar<T>(x, q, scales, begin, end, k);
+}
+
+template <typename T>
+void dequantize(const int32_t* acc, const float* row_scales, const float* col_scales, const float* bias, T* y,
+                int64_t begin, int64_t end, int64_t n) {
+#if defined(__x86_64__)
+  if (has_avx512()) return dequantize_avx512<T>(acc, row_scales, col_scales, bias, y, begin, end, n);
+#endif
+  dequantize_scalar<T>(acc, row_scales, col_scales, bias, y, begin, end, n);
+}
+
+// Rows per parallel task: enough work per task to amortise the fork.
+int64_t grain(int64_t width) { return std::max<int64_t>(1, 16384 / std::max<int64_t>(width, 1)); }
+
+template <typename T>
+at::Tensor int8_linear_impl(const at::Tensor& x2, const at::Tensor& w_t, const at::Tensor& col_scales,
+                            const at::Tensor* bias) {
+  const int64_t m = x2.size(0), k = x2.size(1), n = w_t.size(1);
+  at::Tensor q = at::empty({m, k}, x2.options().dtype(at::kChar));
+  at::Tensor row_scales = at::empty({m}, x2.options().dtype(at::kFloat));
+  const T* xp = x2.const_data_ptr<T>();
+  int8_t* qp = q.mutable_data_ptr<int8_t>();
+  float* sp = row_scales.mutable_data_ptr<float>();
+  at::parallel_for(0, m, grain(k), [&](int64_t b, int64_t e) { quantize_rows<T>(xp, qp, sp, b, e, k); });
+  at::Tensor acc = at::_int_mm(q, w_t);
+  at::Tensor y = at::empty({m, n}, x2.options());
+  const int32_t* ap = acc.const_data_ptr<int32_t>();
+  const float* cp = col_scales.const_data_ptr<float>();
+  const float* bp = bias != nullptr ? bias->const_data_ptr<float>() : nullptr;
+  T* yp = y.mutable_data_ptr<T>();
+  at::parallel_for(0, m, grain(n), [&](int64_t b, int64_t e) { dequantize<T>(ap, sp, cp, bp, yp, b, e, n); });
+  return y;
 }
 
 }  // namespace
@@ -56,6 +230,41 @@ char* smtl_onednn_linear(const at::Tensor* x, const at::Tensor* w, const at::Ten
     stack.emplace_back(c10::IValue());
     op->callBoxed(&stack);
     *out = new at::Tensor(stack.at(0).toTensor());
+    return nullptr;
+  } catch (const std::exception& e) {
+    return copy_message(e.what());
+  } catch (...) {
+    return copy_message("unknown C++ exception");
+  }
+}
+
+// Dynamically quantized linear: x (fp32 or bf16, any leading dimensions,
+// last dimension k) is quantized per row to int8, multiplied by the int8
+// weights `w_t` [k, n] (already transposed, quantized per output channel
+// with scales `col_scales` [n], fp32) into int32 by `_int_mm`, and rescaled,
+// plus the fp32 `bias` [n] (may be null), into a tensor of x's dtype.
+char* smtl_int8_linear(const at::Tensor* x, const at::Tensor* w_t, const at::Tensor* col_scales,
+                       const at::Tensor* bias, at::Tensor** out) {
+  try {
+    TORCH_CHECK(x->device().is_cpu(), "int8 linear: CPU tensors only");
+    TORCH_CHECK(w_t->dim() == 2 && w_t->scalar_type() == at::kChar, "int8 linear: weights must be int8 [k, n]");
+    const int64_t k = w_t->size(0), n = w_t->size(1);
+    TORCH_CHECK(x->dim() >= 1 && x->size(-1) == k, "int8 linear: input's last dimension is not ", k);
+    TORCH_CHECK(col_scales->scalar_type() == at::kFloat && col_scales->numel() == n && col_scales->is_contiguous(),
+                "int8 linear: scales must be fp32 [", n, "]");
+    TORCH_CHECK(bias == nullptr || (bias->scalar_type() == at::kFloat && bias->numel() == n && bias->is_contiguous()),
+                "int8 linear: bias must be fp32 [", n, "]");
+    TORCH_CHECK(w_t->is_contiguous(), "int8 linear: weights must be contiguous");
+    const at::Tensor x2 = x->reshape({-1, k}).contiguous();
+    at::Tensor y;
+    switch (x2.scalar_type()) {
+      case at::kFloat: y = int8_linear_impl<float>(x2, *w_t, *col_scales, bias); break;
+      case at::kBFloat16: y = int8_linear_impl<at::BFloat16>(x2, *w_t, *col_scales, bias); break;
+      default: TORCH_CHECK(false, "int8 linear: input must be fp32 or bf16, not ", x2.scalar_type());
+    }
+    std::vector<int64_t> shape(x->sizes().begin(), x->sizes().end());
+    shape.back() = n;
+    *out = new at::Tensor(y.view(shape));
     return nullptr;
   } catch (const std::exception& e) {
     return copy_message(e.what());

@@ -5,10 +5,14 @@
 //! (`mkldnn::_linear_pointwise`) reaches it on the same dense tensors, and
 //! runs bf16 natively. tch exposes only `mkldnn_linear`, which wants the
 //! mkldnn tensor layout and loses the gain converting to it and back. A
-//! 60-line C++ shim (`cpp/shim.cpp`) calls the operator through libtorch's
+//! small C++ shim (`cpp/shim.cpp`) calls the operator through libtorch's
 //! dispatcher instead. [`onednn_linear_available`] says at run time whether
 //! the libtorch in use has the operator (CPU builds with oneDNN) and whether
 //! it agrees with the plain path; callers fall back otherwise.
+//!
+//! The shim also holds [`int8_linear`]: dynamic int8 quantization around
+//! libtorch's `_int_mm`, with the per-row quantization and the rescale each
+//! done in one pass (libtorch would need nine operations for them).
 
 use std::ffi::{c_char, CStr};
 use std::sync::OnceLock;
@@ -29,6 +33,13 @@ mod ffi {
             b: *const CTensor,
             out: *mut *mut CTensor,
         ) -> *mut c_char;
+        pub fn smtl_int8_linear(
+            x: *const CTensor,
+            w_t: *const CTensor,
+            col_scales: *const CTensor,
+            bias: *const CTensor,
+            out: *mut *mut CTensor,
+        ) -> *mut c_char;
         pub fn smtl_free_message(message: *mut c_char);
     }
 }
@@ -37,17 +48,55 @@ mod ffi {
 /// bf16; `x` may have any number of leading dimensions). No autograd: call
 /// it for inference only.
 pub fn onednn_linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor, TchError> {
-    let mut out: *mut ffi::CTensor = std::ptr::null_mut();
     // SAFETY: tch's `as_ptr` is the `at::Tensor*` the shim expects; the shim
-    // only reads its inputs, and on success hands over a new `at::Tensor*`
-    // that `Tensor::from_ptr` takes ownership of.
+    // only reads its inputs.
+    call(|out| unsafe {
+        ffi::smtl_onednn_linear(
+            c_tensor(x),
+            c_tensor(w),
+            b.map_or(std::ptr::null(), c_tensor),
+            out,
+        )
+    })
+}
+
+/// Dynamically quantized `x @ w^T + b`: `x` (fp32 or bf16, any leading
+/// dimensions) is quantized per row to int8 (scale = max|row| / 127), multiplied
+/// by int8 weights `w_t` (`[in, out]`, quantized per output channel with the
+/// fp32 `scales` `[out]`) in int32 by libtorch's `_int_mm`, then rescaled
+/// and biased (fp32 `b`) into x's dtype. The quantization and the rescale
+/// are one fused pass each (in C++), instead of five and four tensor
+/// operations. CPU only, no autograd.
+pub fn int8_linear(
+    x: &Tensor,
+    w_t: &Tensor,
+    scales: &Tensor,
+    b: Option<&Tensor>,
+) -> Result<Tensor, TchError> {
+    // SAFETY: as in `onednn_linear`; the shim checks kinds and shapes.
+    call(|out| unsafe {
+        ffi::smtl_int8_linear(
+            c_tensor(x),
+            c_tensor(w_t),
+            c_tensor(scales),
+            b.map_or(std::ptr::null(), c_tensor),
+            out,
+        )
+    })
+}
+
+fn c_tensor(t: &Tensor) -> *const ffi::CTensor {
+    t.as_ptr() as *const ffi::CTensor
+}
+
+/// Runs one shim entry point: a null message means `out` holds a new
+/// `at::Tensor*`, which the returned `Tensor` takes ownership of.
+fn call(f: impl FnOnce(*mut *mut ffi::CTensor) -> *mut c_char) -> Result<Tensor, TchError> {
+    let mut out: *mut ffi::CTensor = std::ptr::null_mut();
+    let err = f(&mut out);
+    // SAFETY: a non-null message is a C string the shim allocated, freed
+    // here once; a null one comes with a valid new tensor in `out`.
     unsafe {
-        let err = ffi::smtl_onednn_linear(
-            x.as_ptr() as *const ffi::CTensor,
-            w.as_ptr() as *const ffi::CTensor,
-            b.map_or(std::ptr::null(), |b| b.as_ptr() as *const ffi::CTensor),
-            &mut out,
-        );
         if !err.is_null() {
             let message = CStr::from_ptr(err as *const c_char)
                 .to_string_lossy()
