@@ -53,6 +53,25 @@ impl BertEmbeddings {
     }
 }
 
+/// Longest sequence for which inference computes attention as two batched
+/// products and a softmax instead of libtorch's fused
+/// `scaled_dot_product_attention`: for short sequences the fused CPU kernel
+/// (a flash-attention kernel tiled for long ones) is slower; the crossover
+/// measured end to end is about 30 wordpieces for fp32 and bf16, 50 for
+/// int8 (docs/performance.md, "Levers measured").
+pub const EXPLICIT_ATTENTION_MAX_LEN: i64 = 32;
+
+/// softmax(q k^T / sqrt(d) + mask) v, for inference on short sequences.
+/// Same arithmetic as the fused kernel up to summation order.
+fn explicit_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Tensor {
+    let scale = 1.0 / (*q.size().last().expect("head dim") as f64).sqrt();
+    let mut scores = (q * scale).matmul(&k.transpose(-1, -2));
+    if let Some(mask) = mask {
+        let _ = scores.masked_fill_(&mask.logical_not(), f64::NEG_INFINITY);
+    }
+    scores.softmax(-1, scores.kind()).matmul(v)
+}
+
 /// One post-LayerNorm transformer block: self-attention and feed-forward.
 #[derive(Debug)]
 pub struct BertLayer {
@@ -103,17 +122,21 @@ impl BertLayer {
                 .transpose(1, 2)
         };
         let (q, k, v) = (heads(&self.query), heads(&self.key), heads(&self.value));
-        let dropout = if train { self.attention_dropout } else { 0.0 };
-        let context = Tensor::scaled_dot_product_attention(
-            &q,
-            &k,
-            &v,
-            attention_mask,
-            dropout,
-            false,
-            None,
-            false,
-        )
+        let context = if train || q.requires_grad() || t > EXPLICIT_ATTENTION_MAX_LEN {
+            let dropout = if train { self.attention_dropout } else { 0.0 };
+            Tensor::scaled_dot_product_attention(
+                &q,
+                &k,
+                &v,
+                attention_mask,
+                dropout,
+                false,
+                None,
+                false,
+            )
+        } else {
+            explicit_attention(&q, &k, &v, attention_mask)
+        }
         .transpose(1, 2)
         .reshape([b, t, h]);
         let attended = self.attention_norm.forward(
@@ -273,9 +296,12 @@ impl BertModel {
         self.check_input(input_ids, attention_mask)?;
         let token_types = input_ids.zeros_like();
         let mut xs = self.embeddings.forward_t(input_ids, &token_types, train);
-        // bf16 inference keeps the activations bf16 from layer to layer (no
-        // cast around each product); training never does.
-        let bf16 = self.precision == Precision::Bf16 && !train && !xs.requires_grad();
+        // bf16 and int8 inference keep the activations bf16 from layer to
+        // layer (no cast around each product; attention, GELU and LayerNorm
+        // in bf16); training never does.
+        let bf16 = matches!(self.precision, Precision::Bf16 | Precision::Int8)
+            && !train
+            && !xs.requires_grad();
         if bf16 {
             xs = xs.to_kind(Kind::BFloat16);
         }
@@ -306,5 +332,43 @@ impl BertModel {
             last_hidden_state: xs,
             all_hidden_states: all,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The explicit inference attention equals libtorch's fused kernel, with
+    /// and without padding, in fp32 (parity path) and bf16 (fast paths).
+    #[test]
+    fn explicit_attention_equals_the_fused_kernel() {
+        tch::manual_seed(7);
+        let opts = (Kind::Float, tch::Device::Cpu);
+        let (b, h, t, d) = (3, 4, 9, 32);
+        let [q, k, v] = [0, 1, 2].map(|_| Tensor::randn([b, h, t, d], opts));
+        // Second sentence has 6 real tokens, third 1 (only its CLS).
+        let lengths = Tensor::from_slice(&[9i64, 6, 1]).view([b, 1, 1, 1]);
+        let mask = Tensor::arange(t, (Kind::Int64, tch::Device::Cpu))
+            .view([1, 1, 1, t])
+            .lt_tensor(&lengths);
+        for (kind, tolerance) in [(Kind::Float, 1e-5), (Kind::BFloat16, 2e-2)] {
+            let [q, k, v] = [&q, &k, &v].map(|x| x.to_kind(kind));
+            for mask in [None, Some(&mask)] {
+                let fused =
+                    Tensor::scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None, false);
+                let explicit = explicit_attention(&q, &k, &v, mask);
+                assert_eq!(explicit.kind(), kind);
+                let diff = (explicit.to_kind(Kind::Float) - fused.to_kind(Kind::Float))
+                    .abs()
+                    .max()
+                    .double_value(&[]);
+                assert!(
+                    diff < tolerance,
+                    "{kind:?}, mask {}: {diff}",
+                    mask.is_some()
+                );
+            }
+        }
     }
 }

@@ -166,9 +166,15 @@ impl Linear {
                 }
             }
             Kernel::Int8 { weight_t, scales } => {
+                if xs.device() == Device::Cpu {
+                    if let Ok(y) = smtl_kernels::int8_linear(xs, weight_t, scales, bias) {
+                        return y;
+                    }
+                }
+                // Other devices: the same arithmetic as unfused tensor operations.
                 let size = xs.size();
                 let k = *size.last().expect("linear input has a feature dimension");
-                let x = xs.reshape([-1, k]);
+                let x = xs.reshape([-1, k]).to_kind(Kind::Float);
                 let row_scales = x.abs().amax([1], true).clamp_min(1e-12) / 127.0;
                 let xq = (&x / &row_scales).round().to_kind(Kind::Int8);
                 let mut y = xq.internal_int_mm(weight_t).to_kind(Kind::Float)
@@ -179,7 +185,7 @@ impl Linear {
                 }
                 let mut out_size = size.clone();
                 *out_size.last_mut().expect("non-empty") = scales.size()[0];
-                y.reshape(out_size)
+                y.reshape(out_size).to_kind(xs.kind())
             }
         }
     }
