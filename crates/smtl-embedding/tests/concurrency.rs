@@ -4,7 +4,7 @@
 mod common;
 
 use common::*;
-use smtl_embedding::SentenceEncoder;
+use smtl_embedding::{EmbedError, EncoderOptions, ParallelEncoder, SentenceEncoder, Truncation};
 use tch::Device;
 
 fn assert_send<T: Send>() {}
@@ -77,4 +77,53 @@ fn a_handle_sees_weights_changed_after_it_was_made() {
     let after = handle.encode(&["a shared weight"]).unwrap();
     assert!(max_abs_diff(before.row(0), after.row(0)) > 1e-3);
     assert_eq!(after, encoder.encode(&["a shared weight"]).unwrap());
+}
+
+#[test]
+fn parallel_encoder_equals_one_encoder_in_input_order() {
+    let encoder = SentenceEncoder::from_dir(minilm_dir(), Device::Cpu).unwrap();
+    let sentences: Vec<String> = read_json(fixtures().join("minilm/sentences.json"));
+    // 41 sentences over 3 workers: shares of 14, 14 and 13.
+    let sentences = &sentences[..41];
+    let reference = encoder.encode(sentences).unwrap();
+    let threads_before = tch::get_num_threads();
+    let mut parallel = ParallelEncoder::new(encoder, 3).unwrap();
+    assert_eq!(parallel.workers(), 3);
+    let got = parallel.encode(sentences).unwrap();
+    assert_eq!(got.dim(), reference.dim());
+    for i in 0..sentences.len() {
+        let d = max_abs_diff(got.row(i), reference.row(i));
+        assert!(d <= 1e-5, "sentence {i}: |diff| {d}");
+    }
+    assert_eq!(
+        tch::get_num_threads(),
+        threads_before,
+        "caller's thread count changed"
+    );
+    // Fewer sentences than workers, and none.
+    let two = parallel.encode(&sentences[..2]).unwrap();
+    assert!(max_abs_diff(two.row(1), reference.row(1)) <= 1e-5);
+    assert_eq!(parallel.encode::<&str>(&[]).unwrap().dim(), (0, 384));
+}
+
+#[test]
+fn parallel_encoder_reports_the_callers_index_of_a_too_long_sentence() {
+    let options = EncoderOptions {
+        truncation: Truncation::Error,
+        ..EncoderOptions::default()
+    };
+    let encoder = SentenceEncoder::from_dir_with(minilm_dir(), Device::Cpu, options).unwrap();
+    let mut parallel = ParallelEncoder::new(encoder, 2).unwrap();
+    let long = "word ".repeat(600);
+    let mut sentences = vec!["short one".to_string(); 6];
+    sentences[5] = long;
+    match parallel.encode(&sentences) {
+        Err(EmbedError::TooLong { index, .. }) => assert_eq!(index, 5),
+        other => panic!("expected TooLong, got {other:?}"),
+    }
+    let no_workers = SentenceEncoder::from_dir(minilm_dir(), Device::Cpu).unwrap();
+    assert!(matches!(
+        ParallelEncoder::new(no_workers, 0),
+        Err(EmbedError::InvalidOption(_))
+    ));
 }
