@@ -31,7 +31,6 @@
 //! printed at start-up says how many.
 
 use std::hint::black_box;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use criterion::{
@@ -44,154 +43,15 @@ use sentence_mtl::trainer::{sentence_task, token_task};
 use sentence_mtl::{Precision, SentenceEncoder};
 use tch::Device;
 
+#[path = "support/corpus.rs"]
+mod corpus;
+use corpus::{long_bucket, natural_bucket, real_sentences, root, spread, Counter};
+
 /// Sentences of the natural-length corpus.
 const CORPUS_SENTENCES: usize = 512;
 /// Sentences per bucket of the length group (one batch of 32).
 const BUCKET_SENTENCES: usize = 32;
 const BUCKET_BATCH: usize = 32;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn read_lossy(path: &Path) -> String {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run scripts/setup to install the data)",
-            path.display()
-        )
-    });
-    String::from_utf8_lossy(&bytes).into_owned()
-}
-
-/// Line breaks and surrounding blanks out: one sentence is one line.
-fn clean(s: &str) -> String {
-    s.split_whitespace().collect::<Vec<_>>().join(" ")
-}
-
-/// Every real sentence of the data, in file order (TREC first, then the
-/// sentiment files in name order).
-fn real_sentences() -> Vec<String> {
-    let data = root().join("data");
-    let mut out = Vec::new();
-    for line in read_lossy(&data.join("trec_question_labels.txt")).lines() {
-        // "DESC:manner How did serfdom develop ...": drop the label.
-        let text = match line.split_once(' ') {
-            Some((label, rest)) if label.contains(':') => rest,
-            _ => line,
-        };
-        let text = clean(text);
-        if !text.is_empty() {
-            out.push(text);
-        }
-    }
-    let dir = data.join("hutto_ICWSM_2014");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e} (run scripts/setup)", dir.display()))
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| {
-            p.file_name()
-                .and_then(|n| n.to_str())
-                .is_some_and(|n| n.ends_with("_GroundTruth.txt"))
-        })
-        .collect();
-    files.sort();
-    assert!(
-        !files.is_empty(),
-        "no *_GroundTruth.txt in {}",
-        dir.display()
-    );
-    for file in files {
-        // "id<TAB>sentiment<TAB>text", with a header line "id sentiment text".
-        for line in read_lossy(&file).lines().skip(1) {
-            if let Some(text) = line.splitn(3, '\t').nth(2) {
-                let text = clean(text);
-                if !text.is_empty() {
-                    out.push(text);
-                }
-            }
-        }
-    }
-    out
-}
-
-/// `n` sentences spread evenly over `all` (every k-th), so that every source
-/// contributes in proportion to its size.
-fn spread(all: &[String], n: usize) -> Vec<String> {
-    assert!(all.len() >= n, "only {} real sentences", all.len());
-    (0..n).map(|i| all[i * all.len() / n].clone()).collect()
-}
-
-/// Wordpieces of a text, [CLS]/[SEP] included, counted by the encoder's own
-/// tokenizer with truncation switched off.
-struct Counter(Box<dyn Fn(&str) -> usize>);
-
-impl Counter {
-    fn new(encoder: &SentenceEncoder) -> Self {
-        let mut tok = encoder.tokenizer().inner().clone();
-        tok.with_truncation(None)
-            .expect("switching truncation off cannot fail");
-        Self(Box::new(move |s: &str| {
-            tok.encode(s, true).expect("tokenizes").len()
-        }))
-    }
-
-    fn count(&self, s: &str) -> usize {
-        (self.0)(s)
-    }
-
-    fn mean(&self, sentences: &[String]) -> f64 {
-        sentences.iter().map(|s| self.count(s)).sum::<usize>() as f64 / sentences.len() as f64
-    }
-}
-
-/// `n` real sentences of `lo..=hi` wordpieces, spread over the data.
-fn natural_bucket(
-    all: &[String],
-    counter: &Counter,
-    lo: usize,
-    hi: usize,
-    n: usize,
-) -> Vec<String> {
-    let fits: Vec<String> = all
-        .iter()
-        .filter(|s| (lo..=hi).contains(&counter.count(s)))
-        .cloned()
-        .collect();
-    spread(&fits, n)
-}
-
-/// `n` texts of at most (and close to) `target` wordpieces: consecutive real
-/// sentences joined until the target is reached, then cut back at a word
-/// boundary.
-fn long_bucket(all: &[String], counter: &Counter, target: usize, n: usize) -> Vec<String> {
-    let mut out = Vec::with_capacity(n);
-    // Start each text at a different place in the data.
-    for i in 0..n {
-        let mut j = i * all.len() / n;
-        let mut text = String::new();
-        while counter.count(&text) < target {
-            if !text.is_empty() {
-                text.push(' ');
-            }
-            text.push_str(&all[j % all.len()]);
-            j += 1;
-        }
-        // Largest prefix of words that fits (binary search on the word count).
-        let words: Vec<&str> = text.split(' ').collect();
-        let (mut lo, mut hi) = (1usize, words.len());
-        while lo < hi {
-            let mid = (lo + hi).div_ceil(2);
-            if counter.count(&words[..mid].join(" ")) <= target {
-                lo = mid;
-            } else {
-                hi = mid - 1;
-            }
-        }
-        out.push(words[..lo].join(" "));
-    }
-    out
-}
 
 fn load_encoder() -> SentenceEncoder {
     let dir = root().join("models/all-MiniLM-L6-v2");

@@ -15,6 +15,10 @@
 //! sentences. Not timed: process start, model load, reading the file.
 //! `peak_rss_mb` is the process's high-water resident set (`VmHWM` of
 //! `/proc/self/status`), read after the timed run; it includes the model load.
+//!
+//! `--workers N` (default 1) measures inter-op parallelism instead
+//! ([`ParallelEncoder`]): N threads, each with its own encoder over the same
+//! weights and one libtorch thread, encode every N-th sentence.
 
 use std::error::Error;
 use std::path::PathBuf;
@@ -22,7 +26,7 @@ use std::process::ExitCode;
 use std::time::Instant;
 
 use clap::Parser;
-use sentence_mtl::embedding::{EncoderOptions, LineReader};
+use sentence_mtl::embedding::{EncoderOptions, LineReader, ParallelEncoder};
 use sentence_mtl::{DeviceSpec, Precision, SentenceEncoder};
 
 type BoxError = Box<dyn Error + Send + Sync>;
@@ -54,6 +58,10 @@ struct Cli {
     /// Also write the embeddings as a float32 .npy file (after timing).
     #[arg(long, value_name = "FILE")]
     save: Option<PathBuf>,
+    /// Encoder threads over shared weights with one libtorch thread each,
+    /// each encoding every N-th sentence (`--threads` is then ignored).
+    #[arg(long, value_name = "N", default_value_t = 1)]
+    workers: usize,
 }
 
 /// Peak resident set size of this process in MiB (Linux `VmHWM`).
@@ -67,6 +75,9 @@ fn peak_rss_mb() -> Option<f64> {
 fn run(cli: &Cli) -> Result<(), BoxError> {
     if cli.batch_size == 0 {
         return Err("--batch-size must be at least 1".into());
+    }
+    if cli.workers == 0 {
+        return Err("--workers must be at least 1".into());
     }
     if cli.threads < 0 {
         return Err("--threads must be 0 (default) or positive".into());
@@ -91,13 +102,21 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
         .map_err(|e| format!("cannot load model {}: {e}", cli.model.display()))?;
 
     let warm = &sentences[..cli.warmup.min(sentences.len())];
+    let mut encoder = ParallelEncoder::new(encoder, cli.workers)?;
     if !warm.is_empty() {
+        // With several workers, each warms up on its share.
         encoder.encode(warm)?;
     }
 
     let start = Instant::now();
     let embeddings = encoder.encode(&sentences)?;
     let seconds = start.elapsed().as_secs_f64();
+    let threads = if cli.workers > 1 {
+        1
+    } else {
+        tch::get_num_threads()
+    };
+    let encoder = encoder.encoder();
 
     if let Some(path) = &cli.save {
         ndarray_npy::write_npy(path, &embeddings)
@@ -110,7 +129,8 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
         "sentences_per_s": sentences.len() as f64 / seconds,
         "peak_rss_mb": peak_rss_mb(),
         "batch_size": cli.batch_size,
-        "threads": tch::get_num_threads(),
+        "threads": threads,
+        "workers": cli.workers,
         "dim": embeddings.ncols(),
         "precision": encoder.options().precision.to_string(),
     });

@@ -5,6 +5,8 @@
   .venv/bin/python scripts/perf/lean_forward.py fusion    # fused QKV / GELU-fused linear
   .venv/bin/python scripts/perf/lean_forward.py bf16      # bf16 per-linear casts vs end to end
   .venv/bin/python scripts/perf/lean_forward.py gemm      # GFLOP/s of the linear kernels
+  .venv/bin/python scripts/perf/lean_forward.py attention # fused SDPA vs explicit attention, per length
+  .venv/bin/python scripts/perf/lean_forward.py dynquant  # torch's own dynamic int8 (quantize_dynamic) vs ST fp32
 
 Run from the repository root after scripts/setup.
 """
@@ -192,5 +194,50 @@ def gemm():
         print((M,K,N), {k:round(v) for k,v in r.items()})
 
 
+def attention():
+    """Fused scaled_dot_product_attention vs matmul-softmax-matmul, batch 32,
+    12 heads of 32, a third of the rows padded by 3; median of 5 x 20 calls."""
+    F=torch.nn.functional
+    def t(f,n=20):
+        for _ in range(5): f()
+        runs=[]
+        for _ in range(5):
+            s=time.perf_counter()
+            for _ in range(n): f()
+            runs.append((time.perf_counter()-s)/n*1e6)
+        return sorted(runs)[2]
+    s=hd**-0.5
+    def explicit(q,k,v,m):
+        sc=torch.matmul(q*s,k.transpose(-1,-2)).masked_fill(~m,float('-inf'))
+        return torch.matmul(sc.softmax(-1),v)
+    with torch.inference_mode():
+        for T in [10,21,30,64,128,256]:
+            for dt in [torch.float32,torch.bfloat16]:
+                q,k,v=[torch.randn(32,nh,T,hd).to(dt) for _ in range(3)]
+                m=torch.ones(32,1,1,T,dtype=torch.bool); m[::3,...,-3:]=False
+                a=t(lambda: F.scaled_dot_product_attention(q,k,v,attn_mask=m))
+                b=t(lambda: explicit(q,k,v,m))
+                d=float((explicit(q,k,v,m).float()-F.scaled_dot_product_attention(q,k,v,attn_mask=m).float()).abs().max())
+                print(f"T={T} {str(dt)[6:]}: fused {a:.0f} us, explicit {b:.0f} us, fused/explicit {a/b:.2f}, max diff {d:.1e}")
+
+
+def dynquant():
+    """torch.ao dynamic int8 quantization of sentence-transformers' linears
+    (fbgemm, x86 and onednn engines) against ST fp32, same corpus, batch 32."""
+    from sentence_transformers import SentenceTransformer
+    def run(model):
+        model.encode(sents[:64],batch_size=32)
+        s=time.perf_counter(); e=model.encode(sents,batch_size=32,convert_to_tensor=True)
+        return len(sents)/(time.perf_counter()-s), e
+    speed,ref=run(SentenceTransformer(M,device='cpu').eval())
+    print('st fp32', round(speed,1), 'sent/s')
+    for engine in ['fbgemm','x86','onednn']:
+        torch.backends.quantized.engine=engine
+        q=torch.ao.quantization.quantize_dynamic(SentenceTransformer(M,device='cpu').eval(),{torch.nn.Linear},dtype=torch.qint8)
+        speed,e=run(q)
+        c=torch.nn.functional.cosine_similarity(e,ref)
+        print('dynamic int8', engine, round(speed,1), 'sent/s, cosine to fp32 mean', round(float(c.mean()),4), 'min', round(float(c.min()),4))
+
+
 if __name__ == "__main__":
-    {"profile": profile, "fusion": fusion, "bf16": bf16, "gemm": gemm}[sys.argv[1] if len(sys.argv) > 1 else "profile"]()
+    {"profile": profile, "fusion": fusion, "bf16": bf16, "gemm": gemm, "attention": attention, "dynquant": dynquant}[sys.argv[1] if len(sys.argv) > 1 else "profile"]()

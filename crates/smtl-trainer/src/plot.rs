@@ -145,6 +145,22 @@ fn integer_label(x: &f64) -> String {
     }
 }
 
+/// Labels 1, 2, 5, 10, 20, 50, ... only: a log axis' other ticks crowd.
+fn one_two_five_label(x: &f64) -> String {
+    if *x <= 0.0 {
+        return String::new();
+    }
+    let mantissa = x / 10f64.powf(x.log10().floor());
+    if [1.0, 2.0, 5.0, 10.0]
+        .iter()
+        .any(|m| (mantissa - m).abs() < 1e-6)
+    {
+        format!("{}", x.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 fn empty_panel(area: &Area<'_>, title: &str, message: &str) -> Result<(), TrainError> {
@@ -406,9 +422,116 @@ pub fn plot_bars(
     root.present().map_err(plot_err)
 }
 
+/// One panel of [`plot_lines`]: named series of `(x, y)` points, drawn as
+/// lines with markers on a logarithmic x axis (for sizes that double:
+/// batch sizes, sequence lengths) and a linear y axis from zero.
+#[derive(Debug, Clone)]
+pub struct LinePanel {
+    pub title: String,
+    pub x_desc: String,
+    pub y_desc: String,
+    /// `(series name, points)`; x must be positive, non-finite points are skipped.
+    pub series: Vec<(String, Vec<(f64, f64)>)>,
+}
+
+fn line_panel(area: &Area<'_>, panel: &LinePanel) -> Result<(), TrainError> {
+    let points = || {
+        panel
+            .series
+            .iter()
+            .flat_map(|(_, p)| p.iter())
+            .filter(|(x, y)| x.is_finite() && *x > 0.0 && y.is_finite())
+    };
+    if points().next().is_none() {
+        return empty_panel(area, &panel.title, "no data");
+    }
+    let (x0, x1) = range(points().map(|(x, _)| x), 0.5);
+    let (_, y1) = range(points().map(|(_, y)| y), 0.5);
+    let mut chart = ChartBuilder::on(area)
+        .caption(&panel.title, (FONT, 20))
+        .margin(12)
+        .x_label_area_size(45)
+        .y_label_area_size(70)
+        // Headroom above the data for the legend.
+        .build_cartesian_2d((x0 / 1.15..x1 * 1.15).log_scale(), 0.0..y1 * 1.4)
+        .map_err(plot_err)?;
+    chart
+        .configure_mesh()
+        .x_desc(panel.x_desc.as_str())
+        .y_desc(panel.y_desc.as_str())
+        .x_label_formatter(&one_two_five_label)
+        .y_label_formatter(&|y: &f64| format!("{y:.0}"))
+        .label_style((FONT, 15))
+        .axis_desc_style((FONT, 17))
+        .light_line_style(BLACK.mix(0.05))
+        .draw()
+        .map_err(plot_err)?;
+    for (i, (name, series)) in panel.series.iter().enumerate() {
+        let c = color(i);
+        let series: Vec<(f64, f64)> = series
+            .iter()
+            .copied()
+            .filter(|(x, y)| x.is_finite() && *x > 0.0 && y.is_finite())
+            .collect();
+        chart
+            .draw_series(LineSeries::new(series, c.stroke_width(2)).point_size(4))
+            .map_err(plot_err)?
+            .label(name.clone())
+            .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
+    }
+    chart
+        .configure_series_labels()
+        .position(SeriesLabelPosition::UpperRight)
+        .label_font((FONT, 15))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .draw()
+        .map_err(plot_err)
+}
+
+/// Draws `panels` side by side (800 x 560 pixels each) into a PNG; parent
+/// folders of `out_png` are created.
+pub fn plot_lines(panels: &[LinePanel], out_png: &Path) -> Result<(), TrainError> {
+    ensure_fonts()?;
+    if panels.is_empty() {
+        return Err(TrainError::Plot("no panel to draw".into()));
+    }
+    if let Some(parent) = out_png.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| TrainError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let root = BitMapBackend::new(out_png, (800 * panels.len() as u32, 560)).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
+        line_panel(area, panel)?;
+    }
+    root.present().map_err(plot_err)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn line_plots_are_written_and_empty_input_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("sub/lines.png");
+        let panel = LinePanel {
+            title: "t".into(),
+            x_desc: "x".into(),
+            y_desc: "y".into(),
+            series: vec![
+                ("a".into(), vec![(1.0, 2.0), (8.0, 5.0), (32.0, f64::NAN)]),
+                ("b".into(), vec![]),
+            ],
+        };
+        plot_lines(&[panel], &png).unwrap();
+        let bytes = std::fs::read(&png).unwrap();
+        assert_eq!(&bytes[1..4], b"PNG");
+        assert!(plot_lines(&[], &png).is_err());
+    }
 
     #[test]
     fn moving_average_is_trailing() {
