@@ -163,6 +163,36 @@ fn one_two_five_label(x: &f64) -> String {
 
 type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
+/// A white canvas of `size` pixels drawing into `out_png`, parent folders
+/// created.
+fn png_root(out_png: &Path, size: (u32, u32)) -> Result<Area<'_>, TrainError> {
+    if let Some(parent) = out_png.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(|source| TrainError::Io {
+            path: parent.to_path_buf(),
+            source,
+        })?;
+    }
+    let root = BitMapBackend::new(out_png, size).into_drawing_area();
+    root.fill(&WHITE).map_err(plot_err)?;
+    Ok(root)
+}
+
+/// The series legend every panel draws, in a translucent box.
+fn draw_legend<'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
+    position: SeriesLabelPosition,
+    font_size: u32,
+) -> Result<(), TrainError> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font((FONT, font_size))
+        .background_style(WHITE.mix(0.85))
+        .border_style(BLACK.mix(0.4))
+        .draw()
+        .map_err(plot_err)
+}
+
 fn empty_panel(area: &Area<'_>, title: &str, message: &str) -> Result<(), TrainError> {
     let area = area
         .margin(12, 12, 12, 12)
@@ -233,14 +263,7 @@ fn loss_panel(
             .label(task.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()
-        .map_err(plot_err)
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 16)
 }
 
 fn dev_panel(
@@ -280,14 +303,7 @@ fn dev_panel(
             .label(name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font((FONT, 16))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()
-        .map_err(plot_err)
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight, 16)
 }
 
 /// Draws a `PLOT_WIDTH` x `PLOT_HEIGHT` PNG with two panels from metrics-log
@@ -300,16 +316,9 @@ fn dev_panel(
 /// folders of `out_png` are created.
 pub fn plot_curves(records: &[Value], out_png: &Path) -> Result<(), TrainError> {
     ensure_fonts()?;
-    if let Some(parent) = out_png.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| TrainError::Io {
-            path: parent.to_path_buf(),
-            source,
-        })?;
-    }
     let losses = step_losses(records);
     let metrics = dev_metrics(records);
-    let root = BitMapBackend::new(out_png, (PLOT_WIDTH, PLOT_HEIGHT)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_err)?;
+    let root = png_root(out_png, (PLOT_WIDTH, PLOT_HEIGHT))?;
     let (left, right) = root.split_horizontally(PLOT_WIDTH / 2);
     loss_panel(&left, &losses)?;
     dev_panel(&right, &metrics)?;
@@ -384,14 +393,7 @@ fn bar_panel(area: &Area<'_>, categories: &[String], panel: &BarPanel) -> Result
             .label(name.clone())
             .legend(move |(x, y)| Rectangle::new([(x, y - 5), (x + 14, y + 5)], c.filled()));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::LowerRight)
-        .label_font((FONT, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()
-        .map_err(plot_err)
+    draw_legend(&mut chart, SeriesLabelPosition::LowerRight, 15)
 }
 
 /// Draws side-by-side horizontal grouped bar charts, one per panel, over the
@@ -406,16 +408,9 @@ pub fn plot_bars(
     if panels.is_empty() {
         return Err(TrainError::Plot("no panel to draw".into()));
     }
-    if let Some(parent) = out_png.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| TrainError::Io {
-            path: parent.to_path_buf(),
-            source,
-        })?;
-    }
     let width = 1000 * panels.len() as u32;
     let height = (160 + 44 * categories.len() as u32).max(400);
-    let root = BitMapBackend::new(out_png, (width, height)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_err)?;
+    let root = png_root(out_png, (width, height))?;
     for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
         bar_panel(area, categories, panel)?;
     }
@@ -479,14 +474,7 @@ fn line_panel(area: &Area<'_>, panel: &LinePanel) -> Result<(), TrainError> {
             .label(name.clone())
             .legend(move |(x, y)| PathElement::new(vec![(x, y), (x + 20, y)], c.stroke_width(3)));
     }
-    chart
-        .configure_series_labels()
-        .position(SeriesLabelPosition::UpperRight)
-        .label_font((FONT, 15))
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .draw()
-        .map_err(plot_err)
+    draw_legend(&mut chart, SeriesLabelPosition::UpperRight, 15)
 }
 
 /// Draws `panels` side by side (800 x 560 pixels each) into a PNG; parent
@@ -496,14 +484,7 @@ pub fn plot_lines(panels: &[LinePanel], out_png: &Path) -> Result<(), TrainError
     if panels.is_empty() {
         return Err(TrainError::Plot("no panel to draw".into()));
     }
-    if let Some(parent) = out_png.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| TrainError::Io {
-            path: parent.to_path_buf(),
-            source,
-        })?;
-    }
-    let root = BitMapBackend::new(out_png, (800 * panels.len() as u32, 560)).into_drawing_area();
-    root.fill(&WHITE).map_err(plot_err)?;
+    let root = png_root(out_png, (800 * panels.len() as u32, 560))?;
     for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {
         line_panel(area, panel)?;
     }
