@@ -109,12 +109,12 @@ fn benches(c: &mut Criterion) {
     let buckets = [
         (
             "short10",
-            natural_bucket(&all, &counter, 9, 11, BUCKET_SENTENCES),
+            natural_bucket(&all, &counter, 9, 11, BUCKET_SENTENCES).expect("short sentences"),
             3,
         ),
         (
             "medium30",
-            natural_bucket(&all, &counter, 28, 32, BUCKET_SENTENCES),
+            natural_bucket(&all, &counter, 28, 32, BUCKET_SENTENCES).expect("medium sentences"),
             5,
         ),
         (

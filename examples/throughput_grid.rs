@@ -28,7 +28,7 @@ use tch::Device;
 
 #[path = "../benches/support/corpus.rs"]
 mod corpus;
-use corpus::{long_bucket, real_sentences, spread, Counter};
+use corpus::{long_bucket, natural_bucket, real_sentences, Counter};
 
 type BoxError = Box<dyn Error + Send + Sync>;
 
@@ -62,16 +62,7 @@ struct Cli {
 /// `n` texts of about `target` wordpieces (see the module docs).
 fn bucket(all: &[String], counter: &Counter, target: usize, n: usize) -> Vec<String> {
     let (lo, hi) = (target * 9 / 10, target.div_ceil(10) * 11);
-    let fits: Vec<String> = all
-        .iter()
-        .filter(|s| (lo..=hi).contains(&counter.count(s)))
-        .cloned()
-        .collect();
-    if fits.len() >= n {
-        spread(&fits, n)
-    } else {
-        long_bucket(all, counter, target, n)
-    }
+    natural_bucket(all, counter, lo, hi, n).unwrap_or_else(|| long_bucket(all, counter, target, n))
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {

@@ -103,20 +103,21 @@ impl Counter {
     }
 }
 
-/// `n` real sentences of `lo..=hi` wordpieces, spread over the data.
+/// `n` real sentences of `lo..=hi` wordpieces, spread over the data;
+/// `None` when the data holds fewer than `n` of them.
 pub fn natural_bucket(
     all: &[String],
     counter: &Counter,
     lo: usize,
     hi: usize,
     n: usize,
-) -> Vec<String> {
+) -> Option<Vec<String>> {
     let fits: Vec<String> = all
         .iter()
         .filter(|s| (lo..=hi).contains(&counter.count(s)))
         .cloned()
         .collect();
-    spread(&fits, n)
+    (fits.len() >= n).then(|| spread(&fits, n))
 }
 
 /// `n` texts of at most (and close to) `target` wordpieces: consecutive real

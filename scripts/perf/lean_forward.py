@@ -105,13 +105,6 @@ def fusion():
             x=F.layer_norm(lin(f,p+'output.dense',True)+x,(H,),W[p+'output.LayerNorm.weight'],W[p+'output.LayerNorm.bias'],1e-12)
         m=mask[...,None].float()
         return (x*m).sum(1)/m.sum(1).clamp(min=1e-9)
-    pads=[]
-    for b in batches:
-        T=max(len(enc[i]) for i in b)
-        ids=torch.zeros(len(b),T,dtype=torch.long); mask=torch.zeros(len(b),T,dtype=torch.long)
-        for r,i in enumerate(b):
-            ids[r,:len(enc[i])]=torch.tensor(enc[i]); mask[r,:len(enc[i])]=1
-        pads.append((ids,mask))
     with torch.inference_mode():
         ref=torch.cat([fwd2(i,m,False,False) for i,m in pads[:20]])
         for rep in range(2):
@@ -151,13 +144,6 @@ def bf16():
         m=mask[...,None].float()
         e=(x*m).sum(1)/m.sum(1).clamp(min=1e-9)
         return F.normalize(e,dim=-1)
-    pads=[]
-    for b in batches:
-        T=max(len(enc[i]) for i in b)
-        ids=torch.zeros(len(b),T,dtype=torch.long); mask=torch.zeros(len(b),T,dtype=torch.long)
-        for r,i in enumerate(b):
-            ids[r,:len(enc[i])]=torch.tensor(enc[i]); mask[r,:len(enc[i])]=1
-        pads.append((ids,mask))
     with torch.inference_mode():
         import torch.nn.functional as Fn
         for rep in range(2):
