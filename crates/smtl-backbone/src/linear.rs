@@ -13,7 +13,10 @@
 //!   given fp32 input casts it in and its result back out.
 //! * `Int8`: dynamic quantization: weights int8 per output channel once,
 //!   activations int8 per row at each call, an int8 x int8 -> int32 matrix
-//!   product (`_int_mm`), rescaled to fp32.
+//!   product (`_int_mm`), rescaled into the input's kind (the encoder keeps
+//!   bf16 activations here too). On the CPU the quantization and rescale are
+//!   the fused `smtl_kernels::int8_linear`; elsewhere the same arithmetic
+//!   runs as tensor operations.
 
 use std::fmt;
 use std::str::FromStr;
@@ -171,7 +174,8 @@ impl Linear {
                         return y;
                     }
                 }
-                // Other devices: the same arithmetic as unfused tensor operations.
+                // Other devices (or a kernel refusal): the same arithmetic
+                // as separate tensor operations.
                 let size = xs.size();
                 let k = *size.last().expect("linear input has a feature dimension");
                 let x = xs.reshape([-1, k]).to_kind(Kind::Float);

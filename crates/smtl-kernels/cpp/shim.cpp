@@ -195,6 +195,21 @@ at::Tensor int8_linear_impl(const at::Tensor& x2, const at::Tensor& w_t, const a
   return y;
 }
 
+// Runs `compute`: on success hands its tensor over through `out` and
+// returns null; on any C++ exception returns the message (for Rust to free
+// with smtl_free_message) and leaves `out` alone.
+template <typename F>
+char* tensor_or_message(at::Tensor** out, F compute) {
+  try {
+    *out = new at::Tensor(compute());
+    return nullptr;
+  } catch (const std::exception& e) {
+    return copy_message(e.what());
+  } catch (...) {
+    return copy_message("unknown C++ exception");
+  }
+}
+
 }  // namespace
 
 extern "C" {
@@ -213,9 +228,9 @@ int smtl_onednn_linear_registered() {
 // returns null; on failure returns a message to free with smtl_free_message.
 char* smtl_onednn_linear(const at::Tensor* x, const at::Tensor* w, const at::Tensor* b,
                          at::Tensor** out) {
-  try {
+  return tensor_or_message(out, [&] {
     static const auto op = linear_pointwise_op();
-    if (!op.has_value()) return copy_message("mkldnn::_linear_pointwise is not registered");
+    TORCH_CHECK(op.has_value(), "mkldnn::_linear_pointwise is not registered");
     torch::jit::Stack stack;
     stack.reserve(6);
     stack.emplace_back(*x);
@@ -229,13 +244,8 @@ char* smtl_onednn_linear(const at::Tensor* x, const at::Tensor* w, const at::Ten
     stack.emplace_back(c10::List<std::optional<at::Scalar>>());
     stack.emplace_back(c10::IValue());
     op->callBoxed(&stack);
-    *out = new at::Tensor(stack.at(0).toTensor());
-    return nullptr;
-  } catch (const std::exception& e) {
-    return copy_message(e.what());
-  } catch (...) {
-    return copy_message("unknown C++ exception");
-  }
+    return stack.at(0).toTensor();
+  });
 }
 
 // Dynamically quantized linear: x (fp32 or bf16, any leading dimensions,
@@ -245,7 +255,7 @@ char* smtl_onednn_linear(const at::Tensor* x, const at::Tensor* w, const at::Ten
 // plus the fp32 `bias` [n] (may be null), into a tensor of x's dtype.
 char* smtl_int8_linear(const at::Tensor* x, const at::Tensor* w_t, const at::Tensor* col_scales,
                        const at::Tensor* bias, at::Tensor** out) {
-  try {
+  return tensor_or_message(out, [&] {
     TORCH_CHECK(x->device().is_cpu(), "int8 linear: CPU tensors only");
     TORCH_CHECK(w_t->dim() == 2 && w_t->scalar_type() == at::kChar, "int8 linear: weights must be int8 [k, n]");
     const int64_t k = w_t->size(0), n = w_t->size(1);
@@ -264,13 +274,8 @@ char* smtl_int8_linear(const at::Tensor* x, const at::Tensor* w_t, const at::Ten
     }
     std::vector<int64_t> shape(x->sizes().begin(), x->sizes().end());
     shape.back() = n;
-    *out = new at::Tensor(y.view(shape));
-    return nullptr;
-  } catch (const std::exception& e) {
-    return copy_message(e.what());
-  } catch (...) {
-    return copy_message("unknown C++ exception");
-  }
+    return y.view(shape);
+  });
 }
 
 void smtl_free_message(char* message) { std::free(message); }
