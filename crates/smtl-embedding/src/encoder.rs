@@ -321,7 +321,13 @@ impl SentenceEncoder {
     /// what this encoder computes. Weights changed in memory (training) are
     /// shared too; the directory must still hold the model files.
     pub fn shared_handle(&self) -> Result<Self> {
-        let other = Self::from_dir_with(&self.model_dir, self.vs.device(), self.options)?;
+        // Loaded as fp32: bf16/int8 copies are made once, from the shared
+        // weights, below.
+        let fp32 = EncoderOptions {
+            precision: Precision::Fp32,
+            ..self.options
+        };
+        let mut other = Self::from_dir_with(&self.model_dir, self.vs.device(), fp32)?;
         let ours = self.vs.variables();
         let mut theirs = other.vs.variables();
         if ours.len() != theirs.len() {
@@ -337,10 +343,7 @@ impl SentenceEncoder {
             })?;
             var.set_data(source);
         }
-        let mut other = other;
-        // bf16/int8 kernels hold converted copies: rebuild them from the shared weights.
-        let precision = other.options.precision;
-        other.backbone.set_precision(precision)?;
+        other.set_precision(self.options.precision)?;
         Ok(other)
     }
 

@@ -4,7 +4,9 @@
 mod common;
 
 use common::*;
-use smtl_embedding::{EmbedError, EncoderOptions, ParallelEncoder, SentenceEncoder, Truncation};
+use smtl_embedding::{
+    EmbedError, EncoderOptions, ParallelEncoder, Precision, SentenceEncoder, Truncation,
+};
 use tch::Device;
 
 fn assert_send<T: Send>() {}
@@ -77,6 +79,22 @@ fn a_handle_sees_weights_changed_after_it_was_made() {
     let after = handle.encode(&["a shared weight"]).unwrap();
     assert!(max_abs_diff(before.row(0), after.row(0)) > 1e-3);
     assert_eq!(after, encoder.encode(&["a shared weight"]).unwrap());
+}
+
+#[test]
+fn a_handle_keeps_the_encoders_precision() {
+    let options = EncoderOptions {
+        precision: Precision::Int8,
+        ..EncoderOptions::default()
+    };
+    let encoder = SentenceEncoder::from_dir_with(minilm_dir(), Device::Cpu, options).unwrap();
+    let handle = encoder.shared_handle().unwrap();
+    assert_eq!(handle.options().precision, Precision::Int8);
+    let sentences = ["int8 on both sides", "the same quantized weights"];
+    assert_eq!(
+        handle.encode(&sentences).unwrap(),
+        encoder.encode(&sentences).unwrap()
+    );
 }
 
 #[test]
