@@ -108,6 +108,35 @@ impl std::fmt::Debug for SentenceEncoder {
     }
 }
 
+/// Where [`SentenceEncoder::build`] takes the weights from.
+enum WeightSource<'a> {
+    /// The checkpoint's bytes, in safetensors layout.
+    File(Vec<u8>),
+    /// Another encoder's variables, shared rather than copied.
+    SharedWith(&'a SentenceEncoder),
+}
+
+/// Points every variable of `to` at the storage of the same-named variable
+/// of `from`, so that the weights exist once.
+fn share_variables(from: &nn::VarStore, to: &nn::VarStore) -> Result<()> {
+    let ours = from.variables();
+    let mut theirs = to.variables();
+    if ours.len() != theirs.len() {
+        return Err(EmbedError::InvalidOption(format!(
+            "the model directory now holds {} variables, the shared encoder {}",
+            theirs.len(),
+            ours.len()
+        )));
+    }
+    for (name, var) in theirs.iter_mut() {
+        let source = ours.get(name).ok_or_else(|| {
+            EmbedError::InvalidOption(format!("variable {name} missing from the shared encoder"))
+        })?;
+        var.set_data(source);
+    }
+    Ok(())
+}
+
 fn require_file(path: PathBuf) -> Result<PathBuf> {
     if path.is_file() {
         Ok(path)
@@ -133,7 +162,19 @@ impl SentenceEncoder {
         device: Device,
         options: EncoderOptions,
     ) -> Result<Self> {
-        let model_dir = model_dir.as_ref().to_path_buf();
+        Self::build(model_dir.as_ref(), device, options, None)
+    }
+
+    /// Reads the model directory's configs, tokenizer and modules; the
+    /// weights come from the directory's weight file, or, for
+    /// [`Self::shared_handle`], from `share_weights_of` without reading it.
+    fn build(
+        model_dir: &Path,
+        device: Device,
+        options: EncoderOptions,
+        share_weights_of: Option<&SentenceEncoder>,
+    ) -> Result<Self> {
+        let model_dir = model_dir.to_path_buf();
         if !model_dir.is_dir() {
             return Err(EmbedError::ModelDirMissing(model_dir));
         }
@@ -181,7 +222,7 @@ impl SentenceEncoder {
                 return Err(BackboneError::PickleRefused { path: pickle }.into());
             }
             weights = pickle;
-        } else {
+        } else if share_weights_of.is_none() {
             require_file(weights.clone())?;
         }
         let sbert: SentenceBertConfig = match tdir.join("sentence_bert_config.json") {
@@ -213,12 +254,15 @@ impl SentenceEncoder {
         )?;
         tokenizer.set_truncation(options.truncation);
 
-        let weight_bytes = if from_pickle {
-            pickle_to_safetensors_bytes(&weights)?
-        } else {
-            read_safetensors(&weights)?
+        // A shared encoder's weights were checked when it was loaded.
+        let weight_source = match share_weights_of {
+            Some(source) => WeightSource::SharedWith(source),
+            None if from_pickle => WeightSource::File(pickle_to_safetensors_bytes(&weights)?),
+            None => WeightSource::File(read_safetensors(&weights)?),
         };
-        check_config_fits(&config, &weights, &weight_bytes)?;
+        if let WeightSource::File(bytes) = &weight_source {
+            check_config_fits(&config, &weights, bytes)?;
+        }
         let mut vs = nn::VarStore::new(device);
         let mut backbone = BertModel::load(vs.root() / BACKBONE_PREFIX, &config)?;
 
@@ -287,8 +331,15 @@ impl SentenceEncoder {
             SentenceStep::Dense(dense) => dense.out_features,
             SentenceStep::Normalize => d,
         });
-        let load_report = load_safetensors_bytes(&vs, BACKBONE_PREFIX, &weights, &weight_bytes)?;
-        drop(weight_bytes);
+        let load_report = match weight_source {
+            WeightSource::File(bytes) => {
+                load_safetensors_bytes(&vs, BACKBONE_PREFIX, &weights, &bytes)?
+            }
+            WeightSource::SharedWith(source) => {
+                share_variables(&source.vs, &vs)?;
+                source.load_report.clone()
+            }
+        };
         vs.freeze(); // inference by default; trainers unfreeze what they train
         backbone.set_precision(options.precision)?;
         Ok(Self {
@@ -315,36 +366,16 @@ impl SentenceEncoder {
     /// `SentenceEncoder` is `Send` but not `Sync` (tch's `Tensor` is not
     /// `Sync`), so one encoder cannot be borrowed by several threads at once.
     /// Instead, each thread takes a handle: the model directory's config,
-    /// tokenizer and modules are read again, then every variable is pointed
-    /// at this encoder's tensor storage (`set_data`), so the weights exist
-    /// once however many handles there are, and a handle computes exactly
-    /// what this encoder computes. Weights changed in memory (training) are
-    /// shared too; the directory must still hold the model files.
+    /// tokenizer and modules are read again (the weight file is not), then
+    /// every variable is pointed at this encoder's tensor storage
+    /// (`set_data`), so the weights exist once however many handles there
+    /// are, and a handle computes exactly what this encoder computes. Weights
+    /// changed in memory (training) are shared too; the directory must still
+    /// hold the config and tokenizer files.
     pub fn shared_handle(&self) -> Result<Self> {
-        // Loaded as fp32: bf16/int8 copies are made once, from the shared
-        // weights, below.
-        let fp32 = EncoderOptions {
-            precision: Precision::Fp32,
-            ..self.options
-        };
-        let mut other = Self::from_dir_with(&self.model_dir, self.vs.device(), fp32)?;
-        let ours = self.vs.variables();
-        let mut theirs = other.vs.variables();
-        if ours.len() != theirs.len() {
-            return Err(EmbedError::InvalidOption(format!(
-                "the model directory now holds {} variables, this encoder {}",
-                theirs.len(),
-                ours.len()
-            )));
-        }
-        for (name, var) in theirs.iter_mut() {
-            let source = ours.get(name).ok_or_else(|| {
-                EmbedError::InvalidOption(format!("variable {name} missing from this encoder"))
-            })?;
-            var.set_data(source);
-        }
-        other.set_precision(self.options.precision)?;
-        Ok(other)
+        // The variables are shared as fp32, then `build` makes this handle's
+        // own bf16/int8 copies from them, once.
+        Self::build(&self.model_dir, self.vs.device(), self.options, Some(self))
     }
 
     /// What loading the weights did: tensors used, and tensors of the file

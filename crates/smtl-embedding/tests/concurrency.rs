@@ -98,6 +98,40 @@ fn a_handle_keeps_the_encoders_precision() {
 }
 
 #[test]
+fn a_handle_takes_the_weights_from_memory_not_from_the_weight_file() {
+    // A copy of the model whose weight file is gone once the encoder holds
+    // it: a handle must not read (or need) it again.
+    let dir = tempfile::tempdir().unwrap();
+    for entry in walk(&minilm_dir()) {
+        let to = dir.path().join(entry.strip_prefix(minilm_dir()).unwrap());
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&entry, &to).unwrap();
+    }
+    let encoder = SentenceEncoder::from_dir(dir.path(), Device::Cpu).unwrap();
+    std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
+    let handle = encoder.shared_handle().unwrap();
+    assert_eq!(handle.load_report(), encoder.load_report());
+    let sentences = ["weights already in memory"];
+    assert_eq!(
+        handle.encode(&sentences).unwrap(),
+        encoder.encode(&sentences).unwrap()
+    );
+}
+
+fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            files.extend(walk(&path));
+        } else {
+            files.push(path);
+        }
+    }
+    files
+}
+
+#[test]
 fn parallel_encoder_equals_one_encoder_in_input_order() {
     let encoder = SentenceEncoder::from_dir(minilm_dir(), Device::Cpu).unwrap();
     let sentences: Vec<String> = read_json(fixtures().join("minilm/sentences.json"));
