@@ -9,7 +9,8 @@
 //! `data/trec_question_labels.txt` (the `COARSE:fine ` label prefix stripped)
 //! and `data/hutto_ICWSM_2014/*_GroundTruth.txt` (the third TAB column).
 //!
-//! Two groups, each reported in sentences/s through `Throughput::Elements`:
+//! Groups, reported in sentences/s through `Throughput::Elements` (`load`:
+//! time per call):
 //!
 //! * `batch_size/{1,8,32,128}`: 512 real sentences of natural lengths;
 //! * `length_batch32/{short10,medium30,long128,long256}`: 32 sentences of
@@ -23,6 +24,9 @@
 //! * `train_step/{trec,wnut16}`: one multi-task training step (tokenize,
 //!   forward, backward, clip, AdamW over all 22.7M parameters) on 32 real
 //!   training examples of each task, reported in examples/s.
+//!
+//! * `load/{from_dir,shared_handle}`: loading the model from its directory,
+//!   and making a per-thread handle over an already loaded encoder's weights.
 //!
 //! Before each group a line on stderr gives the mean wordpieces per sentence,
 //! so that tokens/s = sentences/s x that number.
@@ -233,11 +237,30 @@ fn train_step(c: &mut Criterion) {
     group.finish();
 }
 
+/// Start-up costs: a full load, and a handle that shares the weights.
+fn load(c: &mut Criterion) {
+    let dir = root().join("models/all-MiniLM-L6-v2");
+    let encoder = load_encoder();
+    let mut group = c.benchmark_group("load");
+    group
+        .sample_size(10)
+        .sampling_mode(SamplingMode::Flat)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5));
+    group.bench_function("from_dir", |b| {
+        b.iter(|| black_box(SentenceEncoder::from_dir(&dir, Device::Cpu).expect("loads")))
+    });
+    group.bench_function("shared_handle", |b| {
+        b.iter(|| black_box(encoder.shared_handle().expect("handle")))
+    });
+    group.finish();
+}
+
 criterion_group! {
     name = encoder_throughput;
     // No plots: criterion's plotters backend needs system fonts, which
     // minimal machines (and this project's CI image) do not have.
     config = Criterion::default().without_plots();
-    targets = benches, train_step
+    targets = benches, train_step, load
 }
 criterion_main!(encoder_throughput);
