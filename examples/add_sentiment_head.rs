@@ -12,11 +12,14 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+mod common;
+
 use clap::Parser;
-use sentence_mtl::data::{read_conll, read_sentiment_ground_truth, read_trec, split_examples};
+use common::{BoxError, ModelDataDevice};
+use sentence_mtl::data::{read_sentiment_ground_truth, split_examples};
 use sentence_mtl::heads::SharedEncoderModel;
-use sentence_mtl::trainer::{evaluate, sentence_task, token_task, TrainConfig, Trainer};
-use sentence_mtl::{DeviceSpec, SentenceEncoder};
+use sentence_mtl::trainer::{evaluate, sentence_task, TrainConfig, Trainer};
+use sentence_mtl::SentenceEncoder;
 
 #[derive(Parser, Debug)]
 struct Args {
@@ -29,28 +32,19 @@ struct Args {
     /// Stop after this many optimizer steps (0: full epochs).
     #[arg(long, default_value_t = 0)]
     max_steps: usize,
-    #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
-    model: PathBuf,
-    #[arg(long, default_value = "data")]
-    data_dir: PathBuf,
-    #[arg(long, default_value = "auto")]
-    device: String,
+    #[command(flatten)]
+    common: ModelDataDevice,
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let device = args.device.parse::<DeviceSpec>()?.resolve()?;
+fn run(args: Args) -> Result<(), BoxError> {
+    let device = args.common.device()?;
     // Heads are initialised from libtorch's generator: seed it for reproducible runs.
     tch::manual_seed(args.seed as i64);
-    let d = &args.data_dir;
+    let d = &args.common.data_dir;
+    let (trec, wnut) = args.common.trec_and_wnut()?;
     let tasks = [
-        sentence_task(
-            "trec",
-            split_examples(read_trec(d.join("trec_question_labels.txt"))?),
-        )?,
-        token_task(
-            "wnut16",
-            split_examples(read_conll(d.join("wnut16_ner.txt"))?),
-        )?,
+        trec,
+        wnut,
         sentence_task(
             "sentiment",
             split_examples(read_sentiment_ground_truth(
@@ -58,7 +52,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             )?),
         )?,
     ];
-    let mut model = SharedEncoderModel::new(SentenceEncoder::from_dir(&args.model, device)?);
+    let mut model = SharedEncoderModel::new(SentenceEncoder::from_dir(&args.common.model, device)?);
     for t in &tasks {
         model.add_task(&t.data.name, t.head.clone(), t.vocab.labels().to_vec())?;
     }
@@ -83,11 +77,5 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run(Args::parse()))
 }

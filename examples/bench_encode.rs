@@ -20,16 +20,16 @@
 //! ([`ParallelEncoder`]): N threads, each with its own encoder over the same
 //! weights and one libtorch thread, encode every N-th sentence.
 
-use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod common;
+
 use clap::Parser;
+use common::BoxError;
 use sentence_mtl::embedding::{EncoderOptions, LineReader, ParallelEncoder};
 use sentence_mtl::{DeviceSpec, Precision, SentenceEncoder};
-
-type BoxError = Box<dyn Error + Send + Sync>;
 
 #[derive(Parser, Debug)]
 #[command(about = "Time SentenceEncoder::encode over a corpus file; print JSON")]
@@ -139,12 +139,5 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run(&Cli::parse()))
 }

@@ -23,13 +23,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
+mod common;
+
 use clap::Parser;
+use common::BoxError;
 use indicatif::{ProgressBar, ProgressStyle};
 use sentence_mtl::embedding::{EncoderOptions, JsonlRowWriter, LineReader, NpyRowWriter};
 use sentence_mtl::{DeviceSpec, Precision, SentenceEncoder};
 use tch::Device;
-
-type BoxError = Box<dyn Error + Send + Sync>;
 
 /// Lines embedded per call to the encoder (which sorts by length within it).
 const CHUNK_LINES: usize = 4096;
@@ -400,20 +401,6 @@ fn embed_file(cli: &Cli, input: &Path, output: &Path) -> Result<(), BoxError> {
 // ---------------------------------------------------------------------------
 
 /// `error: top: cause: root cause`, skipping causes already in the message.
-fn report(err: &(dyn Error + 'static)) -> String {
-    let mut msg = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = cause.source();
-    }
-    msg
-}
-
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (&cli.input, &cli.output) {
@@ -423,7 +410,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", report(err.as_ref()));
+            eprintln!("error: {}", common::report(err.as_ref()));
             if err.is::<Interrupted>() {
                 ExitCode::from(130)
             } else {

@@ -16,10 +16,11 @@
 //! `OUT/throughput_<precision>.png`: tokens/s against sentence length (a line
 //! a batch size) and sentences/s against batch size (a line a length).
 
-use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
+
+mod common;
 
 use clap::Parser;
 use sentence_mtl::trainer::plot::{plot_lines, LinePanel};
@@ -28,9 +29,8 @@ use tch::Device;
 
 #[path = "../benches/support/corpus.rs"]
 mod corpus;
+use common::BoxError;
 use corpus::{long_bucket, natural_bucket, real_sentences, Counter};
-
-type BoxError = Box<dyn Error + Send + Sync>;
 
 #[derive(Parser, Debug)]
 #[command(about = "Encoder throughput over sentence lengths x batch sizes: table, JSON, plot")]
@@ -195,12 +195,5 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
-    match run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run(&Cli::parse()))
 }

@@ -11,14 +11,15 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
+mod common;
+
 use clap::Parser;
-use sentence_mtl::data::{read_conll, read_trec, split_examples};
+use common::{BoxError, ModelDataDevice, TASK_A, TASK_B};
 use sentence_mtl::heads::{MultiTaskModel, Prediction, SharedEncoderModel};
 use sentence_mtl::trainer::{
-    evaluate, sentence_task, token_task, LossWeighting, PreparedTask, SamplingStrategy,
-    TrainConfig, Trainer,
+    evaluate, LossWeighting, PreparedTask, SamplingStrategy, TrainConfig, Trainer,
 };
-use sentence_mtl::{DeviceSpec, SentenceEncoder};
+use sentence_mtl::SentenceEncoder;
 use serde_json::json;
 
 #[derive(Parser, Debug)]
@@ -31,13 +32,8 @@ struct Args {
     epochs: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
-    model: PathBuf,
-    /// Folder holding trec_question_labels.txt and wnut16_ner.txt (scripts/setup links them).
-    #[arg(long, default_value = "data")]
-    data_dir: PathBuf,
-    #[arg(long, default_value = "auto")]
-    device: String,
+    #[command(flatten)]
+    common: ModelDataDevice,
     #[arg(long, default_value_t = 32)]
     batch_size: usize,
     #[arg(long, default_value_t = 5e-5)]
@@ -78,9 +74,6 @@ struct Args {
     resume: Option<PathBuf>,
 }
 
-pub const TASK_A: &str = "trec";
-pub const TASK_B: &str = "wnut16";
-
 fn parse_weighting(s: &str) -> Result<LossWeighting, String> {
     match s {
         "fixed" => Ok(LossWeighting::Fixed(BTreeMap::new())),
@@ -108,7 +101,7 @@ fn write_predictions(
     path: &Path,
     task: &PreparedTask,
     predictions: &[Prediction],
-) -> Result<(), Box<dyn std::error::Error>> {
+) -> Result<(), BoxError> {
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     for (index, p) in task.test_indices.iter().zip(predictions) {
         let line = match p {
@@ -123,18 +116,11 @@ fn write_predictions(
     Ok(())
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let device = args.device.parse::<DeviceSpec>()?.resolve()?;
+fn run(args: Args) -> Result<(), BoxError> {
+    let device = args.common.device()?;
     // Heads are initialised from libtorch's generator: seed it for reproducible runs.
     tch::manual_seed(args.seed as i64);
-    let mut trec = sentence_task(
-        TASK_A,
-        split_examples(read_trec(args.data_dir.join("trec_question_labels.txt"))?),
-    )?;
-    let mut wnut = token_task(
-        TASK_B,
-        split_examples(read_conll(args.data_dir.join("wnut16_ner.txt"))?),
-    )?;
+    let (mut trec, mut wnut) = args.common.trec_and_wnut()?;
     trec.head.hidden = args.head_hidden;
     wnut.head.hidden = args.head_hidden;
     eprintln!(
@@ -171,7 +157,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let mut trainer = match &args.resume {
         Some(dir) => Trainer::<SharedEncoderModel>::resume(dir, tasks, device)?,
         None => {
-            let encoder = SentenceEncoder::from_dir(&args.model, device)?;
+            let encoder = SentenceEncoder::from_dir(&args.common.model, device)?;
             let mut model = SharedEncoderModel::new(encoder);
             model.add_task(TASK_A, trec.head.clone(), trec.vocab.labels().to_vec())?;
             model.add_task(TASK_B, wnut.head.clone(), wnut.vocab.labels().to_vec())?;
@@ -230,17 +216,5 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            let mut msg = format!("error: {e}");
-            let mut source = e.source();
-            while let Some(s) = source {
-                msg.push_str(&format!(": {s}"));
-                source = s.source();
-            }
-            eprintln!("{msg}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run(Args::parse()))
 }

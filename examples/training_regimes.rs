@@ -15,18 +15,18 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Instant;
 
+mod common;
+
 use clap::Parser;
+use common::{BoxError, ModelDataDevice, TASK_A, TASK_B};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sentence_mtl::data::{read_conll, read_trec, split_examples};
 use sentence_mtl::heads::{Example, SharedEncoderModel};
 use sentence_mtl::trainer::cached::{train_cached, CachedHead, CachedTrainConfig, FeatureCache};
 use sentence_mtl::trainer::plot::{plot_bars, BarPanel};
-use sentence_mtl::trainer::{
-    evaluate, sentence_task, token_task, PreparedTask, TaskData, TrainConfig, Trainer,
-};
-use sentence_mtl::{DeviceSpec, SentenceEncoder};
+use sentence_mtl::trainer::{evaluate, PreparedTask, TaskData, TrainConfig, Trainer};
+use sentence_mtl::SentenceEncoder;
 use serde::Serialize;
 use tch::Device;
 
@@ -46,12 +46,8 @@ struct Args {
     cached_epochs: usize,
     #[arg(long, default_value_t = 42)]
     seed: u64,
-    #[arg(long, default_value = "models/all-MiniLM-L6-v2")]
-    model: PathBuf,
-    #[arg(long, default_value = "data")]
-    data_dir: PathBuf,
-    #[arg(long, default_value = "auto")]
-    device: String,
+    #[command(flatten)]
+    common: ModelDataDevice,
     /// TREC training examples replayed while Task B is added (rehearsal).
     #[arg(long, default_value_t = 500)]
     replay: usize,
@@ -59,9 +55,6 @@ struct Args {
     #[arg(long, value_delimiter = ',')]
     only: Vec<String>,
 }
-
-const TASK_A: &str = "trec";
-const TASK_B: &str = "wnut16";
 
 /// One line of the results table.
 #[derive(Debug, Clone, Serialize)]
@@ -97,9 +90,9 @@ impl Ctx {
     }
 
     /// The pretrained encoder with both heads freshly initialised (seeded).
-    fn fresh_model(&self) -> Result<SharedEncoderModel, Box<dyn std::error::Error>> {
+    fn fresh_model(&self) -> Result<SharedEncoderModel, BoxError> {
         tch::manual_seed(self.args.seed as i64);
-        let encoder = SentenceEncoder::from_dir(&self.args.model, self.device)?;
+        let encoder = SentenceEncoder::from_dir(&self.args.common.model, self.device)?;
         let mut model = SharedEncoderModel::new(encoder);
         model.add_task(
             TASK_A,
@@ -135,7 +128,7 @@ impl Ctx {
         model: SharedEncoderModel,
         tasks: Vec<TaskData>,
         config: TrainConfig,
-    ) -> Result<(SharedEncoderModel, Trained), Box<dyn std::error::Error>> {
+    ) -> Result<(SharedEncoderModel, Trained), BoxError> {
         let out = self.args.out.join(dir);
         if out.exists() {
             std::fs::remove_dir_all(&out)?;
@@ -161,7 +154,7 @@ impl Ctx {
         model: &SharedEncoderModel,
         trained: Option<&Trained>,
         note: &str,
-    ) -> Result<Row, Box<dyn std::error::Error>> {
+    ) -> Result<Row, BoxError> {
         let a = evaluate(model, TASK_A, &self.trec.test)?;
         let b = evaluate(model, TASK_B, &self.wnut.test)?;
         Ok(Row {
@@ -181,7 +174,7 @@ impl Ctx {
     }
 
     /// Adds a row and rewrites the table, the JSON and the plot.
-    fn record(&mut self, row: Row) -> Result<(), Box<dyn std::error::Error>> {
+    fn record(&mut self, row: Row) -> Result<(), BoxError> {
         eprintln!(
             "[{}] {}: trec acc {:.4} macro-F1 {:.4} | wnut16 entity-F1 {:.4} | {} trainable, {:.0} s/epoch",
             row.scenario,
@@ -212,7 +205,7 @@ fn mean(xs: &[f64]) -> f64 {
     }
 }
 
-fn write_results(out: &Path, rows: &[Row]) -> Result<(), Box<dyn std::error::Error>> {
+fn write_results(out: &Path, rows: &[Row]) -> Result<(), BoxError> {
     std::fs::create_dir_all(out)?;
     std::fs::write(
         out.join("results.json"),
@@ -283,7 +276,7 @@ fn write_results(out: &Path, rows: &[Row]) -> Result<(), Box<dyn std::error::Err
 }
 
 /// Full fine-tuning: every group trains (transfer learning with k = 0).
-fn full(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
+fn full(ctx: &mut Ctx) -> Result<(), BoxError> {
     let model = ctx.fresh_model()?;
     let (best, t) = ctx.train("full", model, ctx.both_tasks(), ctx.config(&[]))?;
     let row = ctx.test_row(
@@ -298,7 +291,7 @@ fn full(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
 
 /// Whole network frozen: nothing trains. Untrained heads give the floor;
 /// a trained checkpoint served as-is gives exactly its own scores.
-fn frozen_all(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
+fn frozen_all(ctx: &mut Ctx) -> Result<(), BoxError> {
     let model = ctx.fresh_model()?;
     let row = ctx.test_row(
         "frozen: all",
@@ -345,7 +338,7 @@ fn cached_batch(task: &PreparedTask) -> usize {
 
 /// Backbone frozen: heads train. The plain path runs the frozen encoder at
 /// every step; the cached path runs it once.
-fn frozen_backbone(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
+fn frozen_backbone(ctx: &mut Ctx) -> Result<(), BoxError> {
     let model = ctx.fresh_model()?;
     let (best, t) = ctx.train(
         "frozen_backbone",
@@ -465,7 +458,7 @@ fn frozen_backbone(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
 
 /// One head frozen: Task A is trained first, then Task B is added with
 /// head A frozen; Task A's drift is its test accuracy before vs after.
-fn one_head(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
+fn one_head(ctx: &mut Ctx) -> Result<(), BoxError> {
     let model = ctx.fresh_model()?;
     let (model_a, t) = ctx.train(
         "task_a_only",
@@ -539,7 +532,7 @@ fn one_head(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 /// Transfer learning: how much of the pretrained encoder to keep fixed.
-fn transfer(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
+fn transfer(ctx: &mut Ctx) -> Result<(), BoxError> {
     for k in [2, 4] {
         let model = ctx.fresh_model()?;
         let pattern = format!("bottom:{k}");
@@ -583,7 +576,7 @@ fn transfer(ctx: &mut Ctx) -> Result<(), Box<dyn std::error::Error>> {
     ctx.record(row)
 }
 
-fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+fn run(args: Args) -> Result<(), BoxError> {
     const SCENARIOS: [&str; 5] = [
         "full",
         "frozen_all",
@@ -594,15 +587,8 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(bad) = args.only.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
         return Err(format!("unknown scenario {bad:?} (known: {})", SCENARIOS.join(", ")).into());
     }
-    let device = args.device.parse::<DeviceSpec>()?.resolve()?;
-    let trec = sentence_task(
-        TASK_A,
-        split_examples(read_trec(args.data_dir.join("trec_question_labels.txt"))?),
-    )?;
-    let wnut = token_task(
-        TASK_B,
-        split_examples(read_conll(args.data_dir.join("wnut16_ner.txt"))?),
-    )?;
+    let device = args.common.device()?;
+    let (trec, wnut) = args.common.trec_and_wnut()?;
     let mut ctx = Ctx {
         args,
         device,
@@ -611,7 +597,7 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         rows: Vec::new(),
     };
     let started = Instant::now();
-    type Scenario = fn(&mut Ctx) -> Result<(), Box<dyn std::error::Error>>;
+    type Scenario = fn(&mut Ctx) -> Result<(), BoxError>;
     let scenarios: [(&str, Scenario); 5] = [
         ("full", full),
         ("frozen_all", frozen_all),
@@ -633,11 +619,5 @@ fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
 }
 
 fn main() -> ExitCode {
-    match run(Args::parse()) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("error: {e}");
-            ExitCode::FAILURE
-        }
-    }
+    common::exit_code(run(Args::parse()))
 }

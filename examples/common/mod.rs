@@ -1,0 +1,85 @@
+//! What the examples share: the flags naming the model, the data and the
+//! device; loading the two tasks of the brief; and how `main` reports an
+//! error. (A folder, not `examples/common.rs`, so that Cargo does not take
+//! it for an example of its own.)
+
+// Each example uses part of this module.
+#![allow(dead_code)]
+
+use std::error::Error;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use sentence_mtl::data::{read_conll, read_trec, split_examples};
+use sentence_mtl::trainer::{sentence_task, token_task, PreparedTask};
+use sentence_mtl::DeviceSpec;
+use tch::Device;
+
+pub type BoxError = Box<dyn Error + Send + Sync>;
+
+/// Task A's name in checkpoints, reports and predictions.
+pub const TASK_A: &str = "trec";
+/// Task B's name.
+pub const TASK_B: &str = "wnut16";
+
+/// `--model`, `--data-dir`, `--device`, as every training example takes them.
+#[derive(clap::Args, Debug, Clone)]
+pub struct ModelDataDevice {
+    /// Model directory in sentence-transformers layout.
+    #[arg(long, value_name = "DIR", default_value = "models/all-MiniLM-L6-v2")]
+    pub model: PathBuf,
+    /// Folder holding trec_question_labels.txt, wnut16_ner.txt and
+    /// hutto_ICWSM_2014/ (scripts/setup links them).
+    #[arg(long, value_name = "DIR", default_value = "data")]
+    pub data_dir: PathBuf,
+    /// auto, cpu, cuda or cuda:N.
+    #[arg(long, default_value = "auto")]
+    pub device: String,
+}
+
+impl ModelDataDevice {
+    pub fn device(&self) -> Result<Device, BoxError> {
+        Ok(self.device.parse::<DeviceSpec>()?.resolve()?)
+    }
+
+    /// Task A (TREC-6, last 5452 lines) and Task B (WNUT-16), split by
+    /// example index (i % 10 == 8 dev, 9 test).
+    pub fn trec_and_wnut(&self) -> Result<(PreparedTask, PreparedTask), BoxError> {
+        let trec = sentence_task(
+            TASK_A,
+            split_examples(read_trec(self.data_dir.join("trec_question_labels.txt"))?),
+        )?;
+        let wnut = token_task(
+            TASK_B,
+            split_examples(read_conll(self.data_dir.join("wnut16_ner.txt"))?),
+        )?;
+        Ok((trec, wnut))
+    }
+}
+
+/// An error and its causes on one line, skipping a cause whose text the
+/// message already holds (thiserror messages often embed their source).
+pub fn report(err: &(dyn Error + 'static)) -> String {
+    let mut msg = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let text = cause.to_string();
+        if !msg.contains(&text) {
+            msg.push_str(": ");
+            msg.push_str(&text);
+        }
+        source = cause.source();
+    }
+    msg
+}
+
+/// `main`'s ending: success, or the error on stderr and exit status 1.
+pub fn exit_code(result: Result<(), BoxError>) -> ExitCode {
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {}", report(err.as_ref()));
+            ExitCode::FAILURE
+        }
+    }
+}
