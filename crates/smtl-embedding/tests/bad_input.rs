@@ -20,24 +20,11 @@ use tempfile::TempDir;
 
 // --- helpers ------------------------------------------------------------------
 
-fn copy_dir(from: &Path, to: &Path) {
-    fs::create_dir_all(to).unwrap();
-    for entry in fs::read_dir(from).unwrap() {
-        let entry = entry.unwrap();
-        let target = to.join(entry.file_name());
-        if entry.file_type().unwrap().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            fs::copy(entry.path(), &target).unwrap();
-        }
-    }
-}
-
 /// A scratch copy of `fixtures/tiny/<name>`; keep the [`TempDir`] alive.
 fn scratch(name: &str) -> (TempDir, PathBuf) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join(name);
-    copy_dir(&common::fixtures().join("tiny").join(name), &dir);
+    common::copy_dir(&common::fixtures().join("tiny").join(name), &dir);
     (tmp, dir)
 }
 
@@ -1133,7 +1120,7 @@ fn module_paths_outside_the_model_dir() {
     // Absolute path.
     let (tmp, dir) = scratch("mean");
     let abs = tmp.path().join("elsewhere");
-    copy_dir(&dir.join("1_Pooling"), &abs);
+    common::copy_dir(&dir.join("1_Pooling"), &abs);
     let mut p = pooling();
     p["path"] = json!(abs.to_str().unwrap());
     set_modules(&dir, json!([transformer(), p]));

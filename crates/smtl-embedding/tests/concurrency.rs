@@ -102,11 +102,7 @@ fn a_handle_takes_the_weights_from_memory_not_from_the_weight_file() {
     // A copy of the model whose weight file is gone once the encoder holds
     // it: a handle must not read (or need) it again.
     let dir = tempfile::tempdir().unwrap();
-    for entry in walk(&minilm_dir()) {
-        let to = dir.path().join(entry.strip_prefix(minilm_dir()).unwrap());
-        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
-        std::fs::copy(&entry, &to).unwrap();
-    }
+    copy_dir(&minilm_dir(), dir.path());
     let encoder = SentenceEncoder::from_dir(dir.path(), Device::Cpu).unwrap();
     std::fs::remove_file(dir.path().join("model.safetensors")).unwrap();
     let handle = encoder.shared_handle().unwrap();
@@ -116,19 +112,6 @@ fn a_handle_takes_the_weights_from_memory_not_from_the_weight_file() {
         handle.encode(&sentences).unwrap(),
         encoder.encode(&sentences).unwrap()
     );
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            files.extend(walk(&path));
-        } else {
-            files.push(path);
-        }
-    }
-    files
 }
 
 #[test]
