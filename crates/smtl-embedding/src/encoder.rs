@@ -110,10 +110,34 @@ impl std::fmt::Debug for SentenceEncoder {
 
 /// Where [`SentenceEncoder::build`] takes the weights from.
 enum WeightSource<'a> {
-    /// The checkpoint's bytes, in safetensors layout.
-    File(Vec<u8>),
+    /// The checkpoint's bytes, in safetensors layout, and the file they
+    /// came from (for error messages).
+    File { path: PathBuf, bytes: Vec<u8> },
     /// Another encoder's variables, shared rather than copied.
     SharedWith(&'a SentenceEncoder),
+}
+
+impl WeightSource<'_> {
+    /// Reads `model.safetensors` in `dir`, or `pytorch_model.bin` when that
+    /// is all there is and pickles are allowed, and checks that the tensors
+    /// fit `config`.
+    fn read(dir: &Path, config: &BertConfig, allow_pickle: bool) -> Result<Self> {
+        let safetensors = dir.join("model.safetensors");
+        let pickle = dir.join("pytorch_model.bin");
+        let (path, bytes) = if !safetensors.is_file() && pickle.is_file() {
+            if !allow_pickle {
+                return Err(BackboneError::PickleRefused { path: pickle }.into());
+            }
+            let bytes = pickle_to_safetensors_bytes(&pickle)?;
+            (pickle, bytes)
+        } else {
+            let path = require_file(safetensors)?;
+            let bytes = read_safetensors(&path)?;
+            (path, bytes)
+        };
+        check_config_fits(config, &path, &bytes)?;
+        Ok(Self::File { path, bytes })
+    }
 }
 
 /// Points every variable of `to` at the storage of the same-named variable
@@ -214,17 +238,11 @@ impl SentenceEncoder {
         // --- Transformer: backbone + tokenizer -------------------------------
         let tdir = first.dir.clone();
         let config = BertConfig::from_file(require_file(tdir.join("config.json"))?)?;
-        let mut weights = tdir.join("model.safetensors");
-        let pickle = tdir.join("pytorch_model.bin");
-        let from_pickle = !weights.is_file() && pickle.is_file();
-        if from_pickle {
-            if !options.allow_pickle {
-                return Err(BackboneError::PickleRefused { path: pickle }.into());
-            }
-            weights = pickle;
-        } else if share_weights_of.is_none() {
-            require_file(weights.clone())?;
-        }
+        // A shared encoder's weights were read and checked when it was loaded.
+        let weight_source = match share_weights_of {
+            Some(source) => WeightSource::SharedWith(source),
+            None => WeightSource::read(&tdir, &config, options.allow_pickle)?,
+        };
         let sbert: SentenceBertConfig = match tdir.join("sentence_bert_config.json") {
             p if p.is_file() => read_json(&p, "sentence_bert_config.json")?,
             _ => SentenceBertConfig::default(),
@@ -254,15 +272,6 @@ impl SentenceEncoder {
         )?;
         tokenizer.set_truncation(options.truncation);
 
-        // A shared encoder's weights were checked when it was loaded.
-        let weight_source = match share_weights_of {
-            Some(source) => WeightSource::SharedWith(source),
-            None if from_pickle => WeightSource::File(pickle_to_safetensors_bytes(&weights)?),
-            None => WeightSource::File(read_safetensors(&weights)?),
-        };
-        if let WeightSource::File(bytes) = &weight_source {
-            check_config_fits(&config, &weights, bytes)?;
-        }
         let mut vs = nn::VarStore::new(device);
         let mut backbone = BertModel::load(vs.root() / BACKBONE_PREFIX, &config)?;
 
@@ -332,8 +341,8 @@ impl SentenceEncoder {
             SentenceStep::Normalize => d,
         });
         let load_report = match weight_source {
-            WeightSource::File(bytes) => {
-                load_safetensors_bytes(&vs, BACKBONE_PREFIX, &weights, &bytes)?
+            WeightSource::File { path, bytes } => {
+                load_safetensors_bytes(&vs, BACKBONE_PREFIX, &path, &bytes)?
             }
             WeightSource::SharedWith(source) => {
                 share_variables(&source.vs, &vs)?;
