@@ -40,6 +40,9 @@ RUN ./scripts/setup
 # LIBTORCH at .venv/libtorch and puts it on the binaries' rpath. The second
 # scripts/setup is the idempotent no-op check a local checkout runs too.
 COPY . .
-RUN ./scripts/setup && cargo build --release --example embed_sentences
+RUN ./scripts/setup && cargo build --release --example embed_sentences --bin smtl
 
+# `docker run IMAGE` embeds the sample sentences; `docker run IMAGE
+# target/release/smtl embed --model ... --input ... --output ...` runs the
+# command (mount the data folder).
 CMD ["cargo", "run", "--release", "--example", "embed_sentences"]

@@ -206,7 +206,7 @@ fn train_step(c: &mut Criterion) {
     let groups = model
         .parameter_groups()
         .into_iter()
-        .map(|g| (g.name, settings.clone(), g.params))
+        .map(|g| (g.id.to_string(), settings.clone(), g.params))
         .collect();
     let mut optimizer = AdamW::new(groups, AdamWConfig::default());
     let mut group = c.benchmark_group("train_step");

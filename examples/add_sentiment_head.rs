@@ -67,7 +67,12 @@ fn run(args: Args) -> Result<(), BoxError> {
         tasks.iter().map(|t| t.data.clone()).collect(),
         config,
     )?;
-    trainer.fit(&args.out)?;
+    let mut checkpoints = sentence_mtl::trainer::Checkpoints::new(&args.out);
+    let mut progress = smtl_cli::progress::TrainProgress::new();
+    trainer.fit(&mut [
+        &mut checkpoints as &mut dyn sentence_mtl::trainer::TrainObserver,
+        &mut progress,
+    ])?;
     let model = trainer.into_model();
     for t in &tasks {
         let eval = evaluate(&model, &t.data.name, &t.test)?;

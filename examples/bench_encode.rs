@@ -26,10 +26,12 @@ use std::time::Instant;
 
 mod common;
 
+use anyhow::Context;
 use clap::Parser;
 use common::BoxError;
-use sentence_mtl::embedding::{EncoderOptions, LineReader, ParallelEncoder};
+use sentence_mtl::embedding::{EncoderOptions, ParallelEncoder};
 use sentence_mtl::{DeviceSpec, Precision, SentenceEncoder};
+use smtl_cli::io::LineReader;
 
 #[derive(Parser, Debug)]
 #[command(about = "Time SentenceEncoder::encode over a corpus file; print JSON")]
@@ -74,13 +76,13 @@ fn peak_rss_mb() -> Option<f64> {
 
 fn run(cli: &Cli) -> Result<(), BoxError> {
     if cli.batch_size == 0 {
-        return Err("--batch-size must be at least 1".into());
+        return Err(anyhow::anyhow!("--batch-size must be at least 1"));
     }
     if cli.workers == 0 {
-        return Err("--workers must be at least 1".into());
+        return Err(anyhow::anyhow!("--workers must be at least 1"));
     }
     if cli.threads < 0 {
-        return Err("--threads must be 0 (default) or positive".into());
+        return Err(anyhow::anyhow!("--threads must be 0 (default) or positive"));
     }
     if cli.threads > 0 {
         tch::set_num_threads(cli.threads);
@@ -89,7 +91,7 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
         .map(|(_, line)| line)
         .collect::<Result<Vec<String>, _>>()?;
     if sentences.is_empty() {
-        return Err(format!("{} holds no sentence", cli.input.display()).into());
+        return Err(anyhow::anyhow!("{} holds no sentence", cli.input.display()));
     }
 
     let device = cli.device.parse::<DeviceSpec>()?.resolve()?;
@@ -99,7 +101,7 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
         ..EncoderOptions::default()
     };
     let encoder = SentenceEncoder::from_dir_with(&cli.model, device, options)
-        .map_err(|e| format!("cannot load model {}: {e}", cli.model.display()))?;
+        .with_context(|| format!("cannot load model {}", cli.model.display()))?;
 
     let warm = &sentences[..cli.warmup.min(sentences.len())];
     let mut encoder = ParallelEncoder::new(encoder, cli.workers)?;
@@ -120,7 +122,7 @@ fn run(cli: &Cli) -> Result<(), BoxError> {
 
     if let Some(path) = &cli.save {
         ndarray_npy::write_npy(path, &embeddings)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            .with_context(|| format!("cannot write {}", path.display()))?;
     }
     let json = serde_json::json!({
         "impl": "rust",

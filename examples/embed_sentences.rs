@@ -15,27 +15,17 @@
 //! `.npy` output is a float32 `[lines, dim]` matrix in input order; `.jsonl`
 //! output has one `{"index", "text", "embedding"}` object per line.
 
-use std::error::Error;
-use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, OnceLock};
 use std::time::Instant;
 
 mod common;
 
 use clap::Parser;
 use common::BoxError;
-use indicatif::{ProgressBar, ProgressStyle};
-use sentence_mtl::embedding::{EncoderOptions, JsonlRowWriter, LineReader, NpyRowWriter};
-use sentence_mtl::{DeviceSpec, Precision, SentenceEncoder};
-use tch::Device;
-
-/// Lines embedded per call to the encoder (which sorts by length within it).
-const CHUNK_LINES: usize = 4096;
-/// ...or fewer, once the chunk holds this many bytes of text.
-const CHUNK_BYTES: usize = 8 << 20;
+use smtl_cli::commands::embed::{check_output, device_name, embed_file, load_encoder};
+use smtl_cli::io::LineReader;
+use smtl_cli::signals::Interrupted;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -43,7 +33,8 @@ const CHUNK_BYTES: usize = 8 << 20;
     long_about = "Embed sentences with a sentence-transformers model.\n\n\
         Without --input/--output, embeds a few sample sentences and prints their \
         cosine similarities. With them, reads one UTF-8 sentence per line and writes \
-        a float32 .npy matrix [lines, dim] or a .jsonl file, chosen by the extension."
+        a float32 .npy matrix [lines, dim] or a .jsonl file, chosen by the extension \
+        (the same code as `smtl embed`)."
 )]
 struct Cli {
     /// Input text file: UTF-8, one sentence per line.
@@ -67,77 +58,8 @@ struct Cli {
     precision: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum OutputFormat {
-    Npy,
-    Jsonl,
-}
-
-impl OutputFormat {
-    fn from_path(path: &Path) -> Result<Self, BoxError> {
-        let ext = path
-            .extension()
-            .and_then(|e| e.to_str())
-            .map(str::to_ascii_lowercase);
-        match ext.as_deref() {
-            Some("npy") => Ok(Self::Npy),
-            Some("jsonl") => Ok(Self::Jsonl),
-            _ => Err(format!(
-                "cannot tell the output format of {}: the extension must be .npy or .jsonl",
-                path.display()
-            )
-            .into()),
-        }
-    }
-}
-
-fn device_name(device: Device) -> String {
-    match device {
-        Device::Cpu => "cpu".to_string(),
-        Device::Cuda(n) => format!("cuda:{n}"),
-        other => format!("{other:?}"),
-    }
-}
-
-/// Loads the model after the cheap checks of the options.
-fn load_encoder(cli: &Cli) -> Result<SentenceEncoder, BoxError> {
-    if cli.batch_size == 0 {
-        return Err("--batch-size must be at least 1".into());
-    }
-    let precision: Precision = cli.precision.parse()?;
-    let spec: DeviceSpec = cli.device.parse()?;
-    let device = spec.resolve()?;
-    let options = EncoderOptions {
-        batch_size: cli.batch_size,
-        precision,
-        ..EncoderOptions::default()
-    };
-    SentenceEncoder::from_dir_with(&cli.model, device, options).map_err(|e| {
-        Context {
-            message: format!("cannot load model {}", cli.model.display()),
-            source: e.into(),
-        }
-        .into()
-    })
-}
-
-/// An error with what was being done in front of it.
-#[derive(Debug)]
-struct Context {
-    message: String,
-    source: BoxError,
-}
-
-impl std::fmt::Display for Context {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.message)
-    }
-}
-
-impl Error for Context {
-    fn source(&self) -> Option<&(dyn Error + 'static)> {
-        Some(self.source.as_ref())
-    }
+fn encoder(cli: &Cli) -> Result<sentence_mtl::SentenceEncoder, BoxError> {
+    load_encoder(&cli.model, &cli.device, cli.batch_size, &cli.precision)
 }
 
 // ---------------------------------------------------------------------------
@@ -163,7 +85,7 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
 }
 
 fn demo(cli: &Cli) -> Result<(), BoxError> {
-    let encoder = load_encoder(cli)?;
+    let encoder = encoder(cli)?;
     println!(
         "model  {} (embedding dim {})",
         cli.model.display(),
@@ -247,171 +169,46 @@ fn demo(cli: &Cli) -> Result<(), BoxError> {
 }
 
 // ---------------------------------------------------------------------------
-// File mode
+// File mode: the library code of `smtl embed`
 // ---------------------------------------------------------------------------
 
-enum Sink {
-    Npy(NpyRowWriter),
-    Jsonl(JsonlRowWriter),
-}
-
-impl Sink {
-    fn create(path: &Path, format: OutputFormat, dim: usize) -> Result<Self, BoxError> {
-        Ok(match format {
-            OutputFormat::Npy => Self::Npy(NpyRowWriter::create(path, dim)?),
-            OutputFormat::Jsonl => Self::Jsonl(JsonlRowWriter::create(path, dim)?),
-        })
-    }
-
-    /// Writes the embeddings of `texts` (lines `first_index..`), row-major.
-    fn write(&mut self, first_index: u64, texts: &[String], rows: &[f32]) -> Result<(), BoxError> {
-        match self {
-            Self::Npy(w) => w.write_rows(rows)?,
-            Self::Jsonl(w) => {
-                let dim = rows.len() / texts.len().max(1);
-                for (k, (text, row)) in texts.iter().zip(rows.chunks_exact(dim)).enumerate() {
-                    w.write_row(first_index + k as u64, text, row)?;
-                }
-            }
-        }
-        Ok(())
-    }
-
-    fn finish(self) -> Result<u64, BoxError> {
-        Ok(match self {
-            Self::Npy(w) => w.finish()?,
-            Self::Jsonl(w) => w.finish()?,
-        })
-    }
-}
-
-/// Set by SIGINT, SIGTERM or SIGHUP; the streaming loop stops at the next
-/// batch, and dropping the unfinished output removes its `.partial` file.
-static INTERRUPTED: OnceLock<Arc<AtomicBool>> = OnceLock::new();
-
-/// Installs the handlers: a first signal asks for a clean stop, a second
-/// one terminates at once (the default behaviour).
-fn catch_signals() -> Result<(), BoxError> {
-    use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
-    let flag = INTERRUPTED.get_or_init(|| Arc::new(AtomicBool::new(false)));
-    for sig in [SIGINT, SIGTERM, SIGHUP] {
-        signal_hook::flag::register_conditional_shutdown(sig, 130, Arc::clone(flag))?;
-        signal_hook::flag::register(sig, Arc::clone(flag))?;
-    }
-    Ok(())
-}
-
-fn interrupted() -> bool {
-    INTERRUPTED.get().is_some_and(|f| f.load(Ordering::Relaxed))
-}
-
-#[derive(Debug)]
-struct Interrupted;
-
-impl std::fmt::Display for Interrupted {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("interrupted by a signal; the partial output was removed")
-    }
-}
-
-impl Error for Interrupted {}
-
-/// Embeds `reader`'s lines chunk by chunk into `sink`, in input order.
-fn stream<R: std::io::BufRead>(
-    encoder: &SentenceEncoder,
-    reader: &mut LineReader<R>,
-    sink: &mut Sink,
-    bar: &ProgressBar,
-) -> Result<(), BoxError> {
-    let mut chunk: Vec<String> = Vec::with_capacity(CHUNK_LINES);
-    let mut chunk_bytes = 0usize;
-    let mut first_index = 0u64;
-    loop {
-        let line = reader.next();
-        let end = line.is_none();
-        if let Some((_, line)) = line {
-            let line = line?;
-            chunk_bytes += line.len();
-            chunk.push(line);
-        }
-        let full = chunk.len() >= CHUNK_LINES || chunk_bytes >= CHUNK_BYTES;
-        if (full || end) && interrupted() {
-            return Err(Interrupted.into());
-        }
-        if (full || end) && !chunk.is_empty() {
-            let emb = encoder.encode(&chunk)?;
-            let emb = emb.as_standard_layout();
-            let rows = emb.as_slice().ok_or("embeddings are not contiguous")?;
-            sink.write(first_index, &chunk, rows)?;
-            first_index += chunk.len() as u64;
-            chunk.clear();
-            chunk_bytes = 0;
-            bar.set_position(reader.bytes_read());
-            bar.set_message(format!("{first_index} lines"));
-        }
-        if end {
-            return Ok(());
-        }
-    }
-}
-
-fn embed_file(cli: &Cli, input: &Path, output: &Path) -> Result<(), BoxError> {
+fn file_mode(cli: &Cli, input: &std::path::Path, output: &std::path::Path) -> Result<(), BoxError> {
     // Cheap checks first, before the model loads.
-    let format = OutputFormat::from_path(output)?;
-    if let Some(parent) = output.parent().filter(|p| !p.as_os_str().is_empty()) {
-        if !parent.is_dir() {
-            return Err(format!("output directory {} does not exist", parent.display()).into());
-        }
+    check_output(output)?;
+    if !input.is_file() {
+        LineReader::open(input)?;
     }
-    let mut reader = LineReader::open(input)?;
-    let total_bytes = fs::metadata(input).map(|m| m.len()).unwrap_or(0);
-
-    let encoder = load_encoder(cli)?;
-    let dim = usize::try_from(encoder.embedding_dim())?;
+    let encoder = encoder(cli)?;
     eprintln!(
-        "embedding {} with {} (dim {dim}) on {}",
+        "embedding {} with {} (dim {}) on {}",
         input.display(),
         cli.model.display(),
+        encoder.embedding_dim(),
         device_name(encoder.device())
     );
-    let start = Instant::now();
-    catch_signals()?;
-    let mut sink = Sink::create(output, format, dim)?;
-
-    let bar = ProgressBar::new(total_bytes).with_style(
-        ProgressStyle::with_template(
-            "{bar:40} {binary_bytes}/{binary_total_bytes} {binary_bytes_per_sec} eta {eta} {msg}",
-        )
-        .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
-
-    let result = stream(&encoder, &mut reader, &mut sink, &bar);
-    bar.finish_and_clear();
-    result?; // on error, dropping `sink` removes the partial file
-    let rows = sink.finish()?;
-    let secs = start.elapsed().as_secs_f64();
+    let s = embed_file(&encoder, input, output)?;
     eprintln!(
-        "wrote {rows} embeddings of dim {dim} to {} in {secs:.1} s ({:.0} sentences/s)",
+        "wrote {} embeddings of dim {} to {} in {:.1} s ({:.0} sentences/s)",
+        s.rows,
+        s.dim,
         output.display(),
-        rows as f64 / secs.max(1e-9)
+        s.seconds,
+        s.rows as f64 / s.seconds.max(1e-9)
     );
     Ok(())
 }
 
-// ---------------------------------------------------------------------------
-
-/// `error: top: cause: root cause`, skipping causes already in the message.
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (&cli.input, &cli.output) {
-        (Some(input), Some(output)) => embed_file(&cli, input, output),
+        (Some(input), Some(output)) => file_mode(&cli, input, output),
         _ => demo(&cli),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", common::report(err.as_ref()));
-            if err.is::<Interrupted>() {
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<Interrupted>().is_some() {
                 ExitCode::from(130)
             } else {
                 ExitCode::FAILURE

@@ -23,12 +23,13 @@ use std::time::Instant;
 mod common;
 
 use clap::Parser;
-use sentence_mtl::trainer::plot::{plot_lines, LinePanel};
 use sentence_mtl::{Precision, SentenceEncoder};
+use smtl_cli::plot::{plot_lines, LinePanel};
 use tch::Device;
 
 #[path = "../benches/support/corpus.rs"]
 mod corpus;
+use anyhow::Context;
 use common::BoxError;
 use corpus::{long_bucket, natural_bucket, real_sentences, Counter};
 
@@ -72,21 +73,27 @@ fn median(mut xs: Vec<f64>) -> f64 {
 
 fn run(cli: &Cli) -> Result<(), BoxError> {
     if cli.sentences == 0 || cli.rounds == 0 {
-        return Err("--sentences and --rounds must be at least 1".into());
+        return Err(anyhow::anyhow!(
+            "--sentences and --rounds must be at least 1"
+        ));
     }
     if cli.batch_sizes.contains(&0) || cli.lengths.iter().any(|&l| l < 3) {
-        return Err("batch sizes must be at least 1, lengths at least 3 wordpieces".into());
+        return Err(anyhow::anyhow!(
+            "batch sizes must be at least 1, lengths at least 3 wordpieces"
+        ));
     }
     if cli.threads > 0 {
         tch::set_num_threads(cli.threads);
     }
     let precision: Precision = cli.precision.parse()?;
     let mut encoder = SentenceEncoder::from_dir(&cli.model, Device::Cpu)
-        .map_err(|e| format!("cannot load model {}: {e}", cli.model.display()))?;
+        .with_context(|| format!("cannot load model {}", cli.model.display()))?;
     encoder.set_precision(precision)?;
     let max_len = encoder.tokenizer().max_len();
     if let Some(l) = cli.lengths.iter().find(|&&l| l > max_len) {
-        return Err(format!("length {l} exceeds the model's {max_len} wordpieces").into());
+        return Err(anyhow::anyhow!(
+            "length {l} exceeds the model's {max_len} wordpieces"
+        ));
     }
     let counter = Counter::new(&encoder);
     let all = real_sentences();

@@ -17,10 +17,13 @@ use clap::Parser;
 use common::{BoxError, ModelDataDevice, TASK_A, TASK_B};
 use sentence_mtl::heads::{MultiTaskModel, Prediction, SharedEncoderModel};
 use sentence_mtl::trainer::{
-    evaluate, LossWeighting, PreparedTask, SamplingStrategy, TrainConfig, Trainer,
+    evaluate, Checkpoints, LossWeighting, PreparedTask, SamplingStrategy, TrainConfig,
+    TrainObserver, Trainer,
 };
 use sentence_mtl::SentenceEncoder;
 use serde_json::json;
+use smtl_cli::metrics_log::{Curves, RunLog};
+use smtl_cli::progress::TrainProgress;
 
 #[derive(Parser, Debug)]
 #[command(about = "Multi-task fine-tuning: TREC-6 question type + WNUT-16 NER on a shared encoder")]
@@ -74,29 +77,6 @@ struct Args {
     resume: Option<PathBuf>,
 }
 
-fn parse_weighting(s: &str) -> Result<LossWeighting, String> {
-    match s {
-        "fixed" => Ok(LossWeighting::Fixed(BTreeMap::new())),
-        "uncertainty" => Ok(LossWeighting::Uncertainty),
-        _ => {
-            let spec = s
-                .strip_prefix("fixed:")
-                .ok_or_else(|| format!("unknown loss weighting {s:?}"))?;
-            let mut w = BTreeMap::new();
-            for kv in spec.split(',') {
-                let (k, v) = kv
-                    .split_once('=')
-                    .ok_or_else(|| format!("expected task=weight, got {kv:?}"))?;
-                w.insert(
-                    k.to_string(),
-                    v.parse::<f64>().map_err(|e| format!("{kv:?}: {e}"))?,
-                );
-            }
-            Ok(LossWeighting::Fixed(w))
-        }
-    }
-}
-
 fn write_predictions(
     path: &Path,
     task: &PreparedTask,
@@ -105,9 +85,9 @@ fn write_predictions(
     let mut out = std::io::BufWriter::new(std::fs::File::create(path)?);
     for (index, p) in task.test_indices.iter().zip(predictions) {
         let line = match p {
-            Prediction::Label(l) => json!({"index": index, "label": task.vocab.label(*l)}),
-            Prediction::Tags(t) => {
-                json!({"index": index, "tags": t.iter().map(|&i| task.vocab.label(i)).collect::<Vec<_>>()})
+            Prediction::Label { id, .. } => json!({"index": index, "label": task.vocab.label(*id)}),
+            Prediction::Tags { ids, .. } => {
+                json!({"index": index, "tags": ids.iter().map(|&i| task.vocab.label(i)).collect::<Vec<_>>()})
             }
         };
         writeln!(out, "{line}")?;
@@ -145,8 +125,12 @@ fn run(args: Args) -> Result<(), BoxError> {
         max_grad_norm: args.max_grad_norm,
         grad_accumulation: args.grad_accumulation,
         sampling: args.sampling.parse::<SamplingStrategy>()?,
-        loss_weighting: parse_weighting(&args.loss_weighting)?,
-        freeze: args.freeze.clone(),
+        loss_weighting: args.loss_weighting.parse::<LossWeighting>()?,
+        freeze: args
+            .freeze
+            .iter()
+            .map(|f| f.parse())
+            .collect::<Result<_, _>>()?,
         max_steps: args.max_steps,
         ..TrainConfig::default()
     };
@@ -164,7 +148,20 @@ fn run(args: Args) -> Result<(), BoxError> {
             Trainer::new(model, tasks, config)?
         }
     };
-    let summary = trainer.fit(&args.out)?;
+    let mut checkpoints = Checkpoints::new(&args.out);
+    let mut log = RunLog::new(args.out.join("metrics.jsonl"));
+    let mut curves = Curves {
+        log: args.out.join("metrics.jsonl"),
+        png: args.out.join("curves.png"),
+    };
+    let mut progress = TrainProgress::new();
+    let summary = trainer.fit(&mut [
+        &mut checkpoints as &mut dyn TrainObserver,
+        &mut log,
+        &mut curves,
+        &mut progress,
+    ])?;
+    drop(progress);
     eprintln!(
         "trained in {:.0}s; best dev score {:.4} after epoch {}",
         summary.seconds,
@@ -188,7 +185,7 @@ fn run(args: Args) -> Result<(), BoxError> {
             task,
             &eval.predictions,
         )?;
-        report.insert(task.data.name.clone(), eval.metrics);
+        report.insert(task.data.name.clone(), eval.metrics.to_json());
     }
     report.insert(
         "run".into(),

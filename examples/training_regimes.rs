@@ -24,10 +24,12 @@ use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use sentence_mtl::heads::{Example, SharedEncoderModel};
 use sentence_mtl::trainer::cached::{train_cached, CachedHead, CachedTrainConfig, FeatureCache};
-use sentence_mtl::trainer::plot::{plot_bars, BarPanel};
-use sentence_mtl::trainer::{evaluate, PreparedTask, TaskData, TrainConfig, Trainer};
+use sentence_mtl::trainer::{
+    evaluate, Checkpoints, PreparedTask, TaskData, TaskMetrics, TrainConfig, TrainObserver, Trainer,
+};
 use sentence_mtl::SentenceEncoder;
 use serde::Serialize;
+use smtl_cli::plot::{plot_bars, BarPanel};
 use tch::Device;
 
 #[derive(Parser, Debug)]
@@ -111,7 +113,10 @@ impl Ctx {
         TrainConfig {
             epochs: self.args.epochs,
             seed: self.args.seed,
-            freeze: freeze.iter().map(|s| s.to_string()).collect(),
+            freeze: freeze
+                .iter()
+                .map(|s| s.parse().expect("the regimes' freeze rules are valid"))
+                .collect(),
             ..TrainConfig::default()
         }
     }
@@ -134,7 +139,15 @@ impl Ctx {
             std::fs::remove_dir_all(&out)?;
         }
         let mut trainer = Trainer::new(model, tasks, config)?;
-        let summary = trainer.fit(&out)?;
+        let mut checkpoints = Checkpoints::new(&out);
+        let mut log = smtl_cli::metrics_log::RunLog::new(out.join("metrics.jsonl"));
+        let mut progress = smtl_cli::progress::TrainProgress::new();
+        let summary = trainer.fit(&mut [
+            &mut checkpoints as &mut dyn TrainObserver,
+            &mut log,
+            &mut progress,
+        ])?;
+        drop(progress);
         let trained = Trained {
             trainable: trainer.optimizer().trainable_parameter_count(),
             state_bytes: trainer.optimizer().state_bytes(),
@@ -161,7 +174,7 @@ impl Ctx {
             scenario: scenario.into(),
             regime: regime.into(),
             trec_accuracy: a.score,
-            trec_macro_f1: a.metrics["macro_f1"].as_f64().unwrap_or(f64::NAN),
+            trec_macro_f1: macro_f1(&a.metrics),
             wnut16_entity_f1: b.score,
             trec_accuracy_before: None,
             trainable_parameters: trained.map_or(0, |t| t.trainable),
@@ -195,6 +208,13 @@ struct Trained {
     state_bytes: i64,
     seconds_per_epoch: f64,
     epochs: usize,
+}
+
+fn macro_f1(m: &TaskMetrics) -> f64 {
+    match m {
+        TaskMetrics::Classification(r) => r.macro_f1,
+        TaskMetrics::Entities(e) => e.report.macro_f1,
+    }
 }
 
 fn mean(xs: &[f64]) -> f64 {
@@ -437,7 +457,7 @@ fn frozen_backbone(ctx: &mut Ctx) -> Result<(), BoxError> {
             scenario: "frozen: backbone".into(),
             regime: regime.into(),
             trec_accuracy: scores[0].score,
-            trec_macro_f1: scores[0].metrics["macro_f1"].as_f64().unwrap_or(f64::NAN),
+            trec_macro_f1: macro_f1(&scores[0].metrics),
             wnut16_entity_f1: scores[1].score,
             trec_accuracy_before: None,
             trainable_parameters: trainable,
@@ -585,7 +605,10 @@ fn run(args: Args) -> Result<(), BoxError> {
         "transfer",
     ];
     if let Some(bad) = args.only.iter().find(|s| !SCENARIOS.contains(&s.as_str())) {
-        return Err(format!("unknown scenario {bad:?} (known: {})", SCENARIOS.join(", ")).into());
+        return Err(anyhow::anyhow!(
+            "unknown scenario {bad:?} (known: {})",
+            SCENARIOS.join(", ")
+        ));
     }
     let device = args.common.device()?;
     let (trec, wnut) = args.common.trec_and_wnut()?;

@@ -6,7 +6,6 @@
 // Each example uses part of this module.
 #![allow(dead_code)]
 
-use std::error::Error;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -15,7 +14,8 @@ use sentence_mtl::trainer::{sentence_task, token_task, PreparedTask};
 use sentence_mtl::DeviceSpec;
 use tch::Device;
 
-pub type BoxError = Box<dyn Error + Send + Sync>;
+/// The examples' error: context plus the cause chain.
+pub type BoxError = anyhow::Error;
 
 /// Task A's name in checkpoints, reports and predictions.
 pub const TASK_A: &str = "trec";
@@ -57,28 +57,13 @@ impl ModelDataDevice {
     }
 }
 
-/// An error and its causes on one line, skipping a cause whose text the
-/// message already holds (thiserror messages often embed their source).
-pub fn report(err: &(dyn Error + 'static)) -> String {
-    let mut msg = err.to_string();
-    let mut source = err.source();
-    while let Some(cause) = source {
-        let text = cause.to_string();
-        if !msg.contains(&text) {
-            msg.push_str(": ");
-            msg.push_str(&text);
-        }
-        source = cause.source();
-    }
-    msg
-}
-
-/// `main`'s ending: success, or the error on stderr and exit status 1.
+/// `main`'s ending: success, or `error:` and the cause chain on stderr
+/// (anyhow's `{:#}`) and exit status 1.
 pub fn exit_code(result: Result<(), BoxError>) -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {}", report(err.as_ref()));
+            eprintln!("error: {err:#}");
             ExitCode::FAILURE
         }
     }

@@ -89,9 +89,9 @@ impl BertConfig {
             source,
         })?;
         let config: Self =
-            serde_json::from_str(&text).map_err(|source| BackboneError::ConfigParse {
+            serde_json::from_str(&text).map_err(|reason| BackboneError::ConfigParse {
                 path: path.to_path_buf(),
-                source,
+                reason,
             })?;
         config.validate()?;
         Ok(config)

@@ -3,7 +3,7 @@ use std::str::FromStr;
 
 use tch::{Cuda, Device};
 
-use crate::{BackboneError, Result};
+use crate::{BackboneError, ParseError, Result};
 
 /// Which device to run on, as a user writes it: `auto`, `cpu`, `cuda` or `cuda:N`.
 ///
@@ -19,9 +19,9 @@ pub enum DeviceSpec {
 }
 
 impl FromStr for DeviceSpec {
-    type Err = BackboneError;
+    type Err = ParseError;
 
-    fn from_str(s: &str) -> Result<Self> {
+    fn from_str(s: &str) -> std::result::Result<Self, ParseError> {
         let lower = s.trim().to_ascii_lowercase();
         match lower.as_str() {
             "auto" => Ok(Self::Auto),
@@ -31,7 +31,7 @@ impl FromStr for DeviceSpec {
                 .strip_prefix("cuda:")
                 .and_then(|n| n.parse::<usize>().ok())
                 .map(Self::Cuda)
-                .ok_or_else(|| BackboneError::UnknownDevice(s.to_string())),
+                .ok_or_else(|| ParseError::Device(s.to_string())),
         }
     }
 }
@@ -91,7 +91,7 @@ mod tests {
         for bad in ["", "tpu", "cuda:", "cuda:x", "cuda:-1"] {
             assert!(matches!(
                 bad.parse::<DeviceSpec>(),
-                Err(BackboneError::UnknownDevice(_))
+                Err(ParseError::Device(_))
             ));
         }
     }

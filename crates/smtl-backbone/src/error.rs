@@ -3,17 +3,18 @@ use std::path::PathBuf;
 /// Everything that can go wrong while building or running the backbone.
 #[derive(Debug, thiserror::Error)]
 pub enum BackboneError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not a valid BERT config.json: {source}")]
+    /// The parser's reason is part of the message (it is what says which
+    /// key is wrong), not a separate cause.
+    #[error("{path} is not a valid config.json: {reason}")]
     ConfigParse {
         path: PathBuf,
-        #[source]
-        source: serde_json::Error,
+        reason: serde_json::Error,
     },
     #[error("invalid BERT config: {0}")]
     InvalidConfig(String),
@@ -38,8 +39,8 @@ pub enum BackboneError {
     },
     #[error("pickle weights ({path}) are refused: a pickle can execute code when Python loads it; convert them to model.safetensors, or opt in with EncoderOptions::allow_pickle (read by libtorch's restricted C++ unpickler)")]
     PickleRefused { path: PathBuf },
-    #[error("unknown device {0:?}: expected auto, cpu, cuda or cuda:N")]
-    UnknownDevice(String),
+    #[error(transparent)]
+    Parse(#[from] ParseError),
     #[error("{path}: unreadable pickle weights: {message}")]
     BadPickle { path: PathBuf, message: String },
     #[error("device {requested} asked for, but {available}")]
@@ -49,6 +50,15 @@ pub enum BackboneError {
     },
     #[error("bad input to the encoder: {0}")]
     BadInput(String),
-    #[error("libtorch: {0}")]
+    #[error(transparent)]
     Torch(#[from] tch::TchError),
+}
+
+/// Text that names no device or precision (what `FromStr` returns).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ParseError {
+    #[error("unknown device {0:?}: expected auto, cpu, cuda or cuda:N")]
+    Device(String),
+    #[error("unknown precision {0:?}: expected fp32, bf16 or int8")]
+    Precision(String),
 }

@@ -20,7 +20,7 @@ mod weights;
 pub use bert::{BertEmbeddings, BertLayer, BertModel, EncoderOutput};
 pub use config::{Activation, BertConfig};
 pub use device::DeviceSpec;
-pub use error::BackboneError;
+pub use error::{BackboneError, ParseError};
 pub use linear::{Linear, Precision};
 pub use weights::{
     check_config_fits, load_safetensors, load_safetensors_bytes, pickle_to_safetensors_bytes,

@@ -23,7 +23,7 @@ use std::str::FromStr;
 
 use tch::{nn, nn::Module, Device, Kind, Tensor};
 
-use crate::{BackboneError, Result};
+use crate::{ParseError, Result};
 
 /// Numeric precision of inference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -38,15 +38,13 @@ pub enum Precision {
 }
 
 impl FromStr for Precision {
-    type Err = BackboneError;
-    fn from_str(s: &str) -> Result<Self> {
+    type Err = ParseError;
+    fn from_str(s: &str) -> std::result::Result<Self, ParseError> {
         match s.to_ascii_lowercase().as_str() {
             "fp32" | "f32" | "float32" => Ok(Self::Fp32),
             "bf16" | "bfloat16" => Ok(Self::Bf16),
             "int8" | "i8" => Ok(Self::Int8),
-            _ => Err(BackboneError::BadInput(format!(
-                "unknown precision {s:?}: expected fp32, bf16 or int8"
-            ))),
+            _ => Err(ParseError::Precision(s.to_string())),
         }
     }
 }

@@ -1,7 +1,7 @@
 //! Device selection against the hardware libtorch sees: an explicit CUDA
 //! request never silently falls back to the CPU; `auto` does.
 
-use smtl_backbone::{BackboneError, DeviceSpec};
+use smtl_backbone::{BackboneError, DeviceSpec, ParseError};
 use tch::{Cuda, Device};
 
 #[test]
@@ -63,7 +63,7 @@ fn unknown_device_names_are_errors() {
     for bad in ["tpu", "cuda:-1", "cuda:one", "mps", ""] {
         let err = bad.parse::<DeviceSpec>().unwrap_err();
         assert!(
-            matches!(&err, BackboneError::UnknownDevice(s) if s == bad),
+            matches!(&err, ParseError::Device(s) if s == bad),
             "{bad:?}: {err:?}"
         );
         assert!(err.to_string().contains(&format!("{bad:?}")), "{err}");

@@ -173,6 +173,12 @@ fn require_file(path: PathBuf) -> Result<PathBuf> {
 }
 
 impl SentenceEncoder {
+    /// Loading with options set one by one, from what a caller holds:
+    /// `SentenceEncoder::builder(dir).device("auto").precision("bf16").batch_size(64).build()`.
+    pub fn builder(model_dir: impl AsRef<Path>) -> crate::EncoderBuilder {
+        crate::EncoderBuilder::new(model_dir.as_ref().to_path_buf())
+    }
+
     /// Loads a model directory in sentence-transformers layout on `device`.
     ///
     /// Without `modules.json` the directory is read as a plain Hugging Face
@@ -551,6 +557,22 @@ impl SentenceEncoder {
         Ok(Array2::from_shape_vec((n, d), data).expect("shape matches the data"))
     }
 
+    /// Embeds an iterator of lines lazily, chunk by chunk, so that memory
+    /// does not grow with the input: each item holds up to
+    /// [`STREAM_CHUNK_LINES`] lines (fewer once they hold
+    /// [`STREAM_CHUNK_BYTES`] of text) and their embeddings, in input order.
+    /// Within a chunk sentences are sorted by length, as in [`Self::encode`].
+    pub fn encode_stream<I: IntoIterator<Item = String>>(
+        &self,
+        lines: I,
+    ) -> EncodeStream<'_, I::IntoIter> {
+        EncodeStream {
+            encoder: self,
+            lines: lines.into_iter(),
+            next_index: 0,
+        }
+    }
+
     /// Last-layer token states of each sentence (no padding), in the caller's order.
     pub fn token_states<S: AsRef<str>>(&self, sentences: &[S]) -> Result<Vec<TokenStates>> {
         let encodings = self.tokenizer.encode_texts(sentences)?;
@@ -576,5 +598,65 @@ impl SentenceEncoder {
             .into_iter()
             .map(|s| s.expect("every sentence is in one batch"))
             .collect())
+    }
+}
+
+/// Lines per chunk of [`SentenceEncoder::encode_stream`].
+pub const STREAM_CHUNK_LINES: usize = 4096;
+/// Text bytes after which a chunk of [`SentenceEncoder::encode_stream`] ends early.
+pub const STREAM_CHUNK_BYTES: usize = 8 << 20;
+
+/// One chunk of [`SentenceEncoder::encode_stream`].
+#[derive(Debug, Clone)]
+pub struct EncodedChunk {
+    /// 0-based position of the chunk's first line in the stream.
+    pub first_index: u64,
+    pub texts: Vec<String>,
+    /// `[texts.len(), dim]`, rows in the order of `texts`.
+    pub embeddings: Array2<f32>,
+}
+
+/// The iterator of [`SentenceEncoder::encode_stream`].
+pub struct EncodeStream<'a, I> {
+    encoder: &'a SentenceEncoder,
+    lines: I,
+    next_index: u64,
+}
+
+impl<I: Iterator<Item = String>> Iterator for EncodeStream<'_, I> {
+    type Item = Result<EncodedChunk>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let mut texts = Vec::new();
+        let mut bytes = 0usize;
+        for line in self.lines.by_ref() {
+            bytes += line.len();
+            texts.push(line);
+            if texts.len() >= STREAM_CHUNK_LINES || bytes >= STREAM_CHUNK_BYTES {
+                break;
+            }
+        }
+        if texts.is_empty() {
+            return None;
+        }
+        let first_index = self.next_index;
+        self.next_index += texts.len() as u64;
+        Some(
+            self.encoder
+                .encode(&texts)
+                .map_err(|e| match e {
+                    EmbedError::TooLong { index, tokens, max } => EmbedError::TooLong {
+                        index: index + first_index as usize,
+                        tokens,
+                        max,
+                    },
+                    other => other,
+                })
+                .map(|embeddings| EncodedChunk {
+                    first_index,
+                    texts,
+                    embeddings,
+                }),
+        )
     }
 }

@@ -9,18 +9,18 @@ pub enum EmbedError {
     Backbone(#[from] BackboneError),
     #[error("model directory {0} does not exist or is not a directory")]
     ModelDirMissing(PathBuf),
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Io {
         path: PathBuf,
         #[source]
         source: std::io::Error,
     },
-    #[error("{path} is not valid JSON for {what}: {source}")]
+    /// The parser's reason is part of the message, not a separate cause.
+    #[error("{path} is not valid JSON for {what}: {reason}")]
     Json {
         path: PathBuf,
         what: &'static str,
-        #[source]
-        source: serde_json::Error,
+        reason: serde_json::Error,
     },
     #[error("cannot load tokenizer {path}: {message}")]
     Tokenizer { path: PathBuf, message: String },
@@ -42,6 +42,6 @@ pub enum EmbedError {
     },
     #[error("invalid option: {0}")]
     InvalidOption(String),
-    #[error("libtorch: {0}")]
+    #[error(transparent)]
     Torch(#[from] tch::TchError),
 }

@@ -6,25 +6,27 @@
 //! its own folder and config. [`SentenceEncoder`] runs that pipeline and gives
 //! embeddings numerically equal to `SentenceTransformer.encode`.
 
+mod builder;
 mod dense;
 mod encoder;
 mod error;
-mod io;
 mod modules;
 mod parallel;
 mod pooling;
 mod save;
 mod tokenize;
 
+pub use builder::{EncoderBuilder, IntoDevice, IntoPrecision};
 pub use dense::{Dense, DenseActivation};
-pub use encoder::{EncoderOptions, SentenceEncoder, SentenceStep, TokenStates};
+pub use encoder::{
+    EncodeStream, EncodedChunk, EncoderOptions, SentenceEncoder, SentenceStep, TokenStates,
+    STREAM_CHUNK_BYTES, STREAM_CHUNK_LINES,
+};
 pub use error::EmbedError;
-pub use io::{AtomicFile, EmbedIoError, JsonlRowWriter, LineReader, NpyRowWriter};
 pub use modules::{ModuleKind, ModuleSpec};
 pub use parallel::ParallelEncoder;
 pub use pooling::{Pooling, PoolingMode};
 pub use save::write_safetensors;
-pub use smtl_backbone::{DeviceSpec, Precision};
 pub use tokenize::{TextTokenizer, TokenBatch, Truncation};
 
 /// Result alias of this crate.

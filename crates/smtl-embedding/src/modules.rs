@@ -48,10 +48,10 @@ pub fn read_modules(model_dir: &Path) -> Result<Vec<ModuleSpec>> {
         source,
     })?;
     let mut raw: Vec<RawModule> =
-        serde_json::from_str(&text).map_err(|source| EmbedError::Json {
+        serde_json::from_str(&text).map_err(|reason| EmbedError::Json {
             path: path.clone(),
             what: "modules.json (a list of {idx, name, path, type})",
-            source,
+            reason,
         })?;
     raw.sort_by_key(|m| m.idx.unwrap_or(i64::MAX));
     raw.into_iter()
@@ -94,9 +94,9 @@ pub(crate) fn read_json<T: serde::de::DeserializeOwned>(
         path: path.to_path_buf(),
         source,
     })?;
-    serde_json::from_str(&text).map_err(|source| EmbedError::Json {
+    serde_json::from_str(&text).map_err(|reason| EmbedError::Json {
         path: path.to_path_buf(),
         what,
-        source,
+        reason,
     })
 }

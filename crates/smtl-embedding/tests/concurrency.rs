@@ -4,9 +4,8 @@
 mod common;
 
 use common::*;
-use smtl_embedding::{
-    EmbedError, EncoderOptions, ParallelEncoder, Precision, SentenceEncoder, Truncation,
-};
+use smtl_backbone::Precision;
+use smtl_embedding::{EmbedError, EncoderOptions, ParallelEncoder, SentenceEncoder, Truncation};
 use tch::Device;
 
 fn assert_send<T: Send>() {}

@@ -4,7 +4,8 @@
 mod common;
 
 use common::*;
-use smtl_embedding::{EncoderOptions, Precision, SentenceEncoder};
+use smtl_backbone::Precision;
+use smtl_embedding::{EncoderOptions, SentenceEncoder};
 use tch::Device;
 
 /// (mean, min) cosine of each row of the `precision` encoder to the fixture.

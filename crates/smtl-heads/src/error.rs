@@ -27,6 +27,6 @@ pub enum HeadError {
     InvalidConfig(String),
     #[error("empty batch for task {0:?}")]
     EmptyBatch(String),
-    #[error("libtorch: {0}")]
+    #[error(transparent)]
     Torch(#[from] tch::TchError),
 }

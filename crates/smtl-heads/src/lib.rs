@@ -11,15 +11,16 @@
 
 pub mod align;
 mod error;
+mod group;
 mod head;
 mod model;
 
 pub use error::HeadError;
+pub use group::{GroupId, ParseGroupError};
 pub use head::{HeadConfig, TaskHead, TaskKind, IGNORE_INDEX};
 pub use model::{
     Example, MultiTaskModel, ParamGroup, Prediction, SharedEncoderModel, TaskBatch, TaskOutput,
     TaskSpec, HEADS_PREFIX,
 };
-pub use smtl_embedding::SentenceEncoder;
 
 pub type Result<T, E = HeadError> = std::result::Result<T, E>;

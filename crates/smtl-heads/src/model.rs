@@ -9,6 +9,7 @@ use smtl_embedding::{SentenceEncoder, TokenBatch};
 use tch::{Device, Kind, Reduction, Tensor};
 
 use crate::align::{first_token_of_words, labels_for_tokens};
+use crate::group::GroupId;
 use crate::head::{HeadConfig, TaskHead, TaskKind, IGNORE_INDEX};
 use crate::{HeadError, Result};
 
@@ -64,20 +65,44 @@ pub struct TaskOutput {
     pub loss: Option<Tensor>,
 }
 
-/// A decoded prediction: label ids.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A decoded prediction, with label text (as rust-bert's pipelines give it).
+#[derive(Debug, Clone, PartialEq)]
 pub enum Prediction {
-    Label(usize),
-    /// One tag per word; words cut by truncation get tag id 0 (by convention
-    /// the vocabulary's first tag, `O` for BIO vocabularies).
-    Tags(Vec<usize>),
+    /// Sentence classification: the arg-max label, its name and its softmax
+    /// probability.
+    Label {
+        id: usize,
+        label: String,
+        score: f64,
+    },
+    /// Token classification: one tag per word; words cut by truncation get
+    /// tag id 0 (by convention the vocabulary's first tag, `O` for BIO
+    /// vocabularies).
+    Tags { ids: Vec<usize>, tags: Vec<String> },
+}
+
+impl Prediction {
+    /// The label id of a sentence prediction.
+    pub fn label_id(&self) -> Option<usize> {
+        match self {
+            Self::Label { id, .. } => Some(*id),
+            Self::Tags { .. } => None,
+        }
+    }
+
+    /// The tag ids of a token prediction.
+    pub fn tag_ids(&self) -> Option<&[usize]> {
+        match self {
+            Self::Tags { ids, .. } => Some(ids),
+            Self::Label { .. } => None,
+        }
+    }
 }
 
 /// Named parameters that are frozen, decayed and scheduled together.
 #[derive(Debug)]
 pub struct ParamGroup {
-    /// `embeddings`, `layer.N`, `dense`, or `head:TASK`.
-    pub name: String,
+    pub id: GroupId,
     pub params: Vec<(String, Tensor)>,
 }
 
@@ -200,15 +225,18 @@ impl SharedEncoderModel {
             .ok_or_else(|| HeadError::UnknownTask(task.to_string()))
     }
 
-    /// Name of the parameter group a variable belongs to.
-    pub fn group_of(variable: &str) -> String {
+    /// The parameter group a variable belongs to: the backbone's
+    /// embeddings and layers, the heads, and everything else of the encoder
+    /// (the Dense modules) as `dense`.
+    pub fn group_of(variable: &str) -> GroupId {
         let parts: Vec<&str> = variable.split('.').collect();
         match parts.as_slice() {
-            ["bert", "embeddings", ..] => "embeddings".into(),
-            ["bert", "encoder", "layer", n, ..] => format!("layer.{n}"),
-            [HEADS_PREFIX, task, ..] => format!("head:{task}"),
-            [first, ..] => (*first).to_string(),
-            [] => String::new(),
+            [_, "embeddings", ..] => GroupId::Embeddings,
+            [_, "encoder", "layer", n, ..] if n.parse::<usize>().is_ok() => {
+                GroupId::Layer(n.parse().expect("checked"))
+            }
+            [HEADS_PREFIX, task, ..] => GroupId::Head((*task).to_string()),
+            _ => GroupId::Dense,
         }
     }
 
@@ -444,57 +472,68 @@ impl MultiTaskModel for SharedEncoderModel {
 
     fn decode(&self, batch: &TaskBatch, output: &TaskOutput) -> Result<Vec<Prediction>> {
         let (spec, _) = self.head(&batch.task)?;
-        let best = output
-            .logits
-            .argmax(-1, false)
-            .to_device(Device::Cpu)
-            .to_kind(Kind::Int64);
+        let name = |id: usize| spec.labels.get(id).cloned().unwrap_or_default();
         match spec.head.kind {
             TaskKind::SentenceClassification => {
-                let ids = Vec::<i64>::try_from(&best)?;
+                // Ids by arg-max of the logits (as evaluation always chose
+                // them), scores by the softmax probability of that id.
+                let ids = output.logits.argmax(-1, false);
+                let best = output
+                    .logits
+                    .to_kind(Kind::Float)
+                    .softmax(-1, Kind::Float)
+                    .gather(-1, &ids.unsqueeze(-1), false)
+                    .squeeze_dim(-1);
+                let ids = Vec::<i64>::try_from(ids.to_device(Device::Cpu).to_kind(Kind::Int64))?;
+                let best = Vec::<f64>::try_from(best.to_device(Device::Cpu).to_kind(Kind::Double))?;
                 Ok(ids
                     .into_iter()
-                    .map(|i| Prediction::Label(i as usize))
+                    .zip(best)
+                    .map(|(i, p)| Prediction::Label {
+                        id: i as usize,
+                        label: name(i as usize),
+                        score: p,
+                    })
                     .collect())
             }
-            TaskKind::TokenClassification => batch
-                .word_starts
-                .iter()
-                .enumerate()
-                .map(|(row, starts)| {
-                    let ids = Vec::<i64>::try_from(best.get(row as i64))?;
-                    Ok(Prediction::Tags(
-                        starts
+            TaskKind::TokenClassification => {
+                let best = output
+                    .logits
+                    .argmax(-1, false)
+                    .to_device(Device::Cpu)
+                    .to_kind(Kind::Int64);
+                batch
+                    .word_starts
+                    .iter()
+                    .enumerate()
+                    .map(|(row, starts)| {
+                        let ids = Vec::<i64>::try_from(best.get(row as i64))?;
+                        let ids: Vec<usize> = starts
                             .iter()
                             .map(|s| s.map(|p| ids[p] as usize).unwrap_or(0))
-                            .collect(),
-                    ))
-                })
-                .collect(),
+                            .collect();
+                        Ok(Prediction::Tags {
+                            tags: ids.iter().map(|&i| name(i)).collect(),
+                            ids,
+                        })
+                    })
+                    .collect()
+            }
         }
     }
 
     fn parameter_groups(&self) -> Vec<ParamGroup> {
-        let mut groups: BTreeMap<(u8, usize, String), ParamGroup> = BTreeMap::new();
+        // GroupId's order: embeddings, layer.0.., dense, heads.
+        let mut groups: BTreeMap<GroupId, ParamGroup> = BTreeMap::new();
         let mut vars: Vec<(String, Tensor)> =
             self.encoder.var_store().variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, t) in vars {
-            let group = Self::group_of(&name);
-            // Order: embeddings, layer.0.., other encoder modules, heads.
-            let key = if group == "embeddings" {
-                (0, 0, group.clone())
-            } else if let Some(n) = group.strip_prefix("layer.") {
-                (1, n.parse().unwrap_or(usize::MAX), group.clone())
-            } else if group.starts_with("head:") {
-                (3, 0, group.clone())
-            } else {
-                (2, 0, group.clone())
-            };
+            let id = Self::group_of(&name);
             groups
-                .entry(key)
+                .entry(id.clone())
                 .or_insert_with(|| ParamGroup {
-                    name: group,
+                    id,
                     params: Vec::new(),
                 })
                 .params

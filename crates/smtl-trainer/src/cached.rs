@@ -321,32 +321,47 @@ impl CachedHead {
         cache: &FeatureCache,
         labels: &[String],
     ) -> Result<TaskEval, TrainError> {
-        let best = tch::no_grad(|| {
-            let chunks: Vec<Tensor> = (0..cache.len() as i64)
+        let (best, probs) = tch::no_grad(|| {
+            let (ids, probs): (Vec<Tensor>, Vec<Tensor>) = (0..cache.len() as i64)
                 .step_by(4096)
                 .map(|s| {
                     let n = (cache.len() as i64 - s).min(4096);
-                    self.forward_t(&cache.features.narrow(0, s, n), false)
-                        .argmax(-1, false)
+                    let logits = self.forward_t(&cache.features.narrow(0, s, n), false);
+                    let ids = logits.argmax(-1, false);
+                    let p = logits
+                        .softmax(-1, Kind::Float)
+                        .gather(-1, &ids.unsqueeze(-1), false)
+                        .squeeze_dim(-1);
+                    (ids, p)
                 })
-                .collect();
-            Tensor::cat(&chunks, 0)
+                .unzip();
+            (Tensor::cat(&ids, 0), Tensor::cat(&probs, 0))
         });
         let ids = Vec::<i64>::try_from(best.to_device(Device::Cpu).to_kind(Kind::Int64))?;
+        let probs = Vec::<f64>::try_from(probs.to_device(Device::Cpu).to_kind(Kind::Double))?;
+        let name = |i: usize| labels.get(i).cloned().unwrap_or_default();
         let predictions = match cache.kind {
-            TaskKind::SentenceClassification => {
-                ids.iter().map(|&i| Prediction::Label(i as usize)).collect()
-            }
+            TaskKind::SentenceClassification => ids
+                .iter()
+                .zip(&probs)
+                .map(|(&i, &p)| Prediction::Label {
+                    id: i as usize,
+                    label: name(i as usize),
+                    score: p,
+                })
+                .collect(),
             TaskKind::TokenClassification => cache
                 .items_of_words
                 .iter()
                 .map(|items| {
-                    Prediction::Tags(
-                        items
-                            .iter()
-                            .map(|it| it.map_or(0, |k| ids[k] as usize))
-                            .collect(),
-                    )
+                    let ids: Vec<usize> = items
+                        .iter()
+                        .map(|it| it.map_or(0, |k| ids[k] as usize))
+                        .collect();
+                    Prediction::Tags {
+                        tags: ids.iter().map(|&i| name(i)).collect(),
+                        ids,
+                    }
                 })
                 .collect(),
         };

@@ -3,16 +3,16 @@ use std::path::PathBuf;
 /// Everything that can go wrong while training.
 #[derive(Debug, thiserror::Error)]
 pub enum TrainError {
-    #[error("libtorch: {0}")]
+    #[error(transparent)]
     Torch(#[from] tch::TchError),
     #[error(transparent)]
     Head(#[from] smtl_heads::HeadError),
-    #[error("{}: {source}", path.display())]
+    #[error("{}", path.display())]
     Io {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{}: invalid JSON: {source}", path.display())]
+    #[error("{}: invalid JSON at line {}, column {}", path.display(), source.line(), source.column())]
     Json {
         path: PathBuf,
         source: serde_json::Error,
@@ -28,8 +28,6 @@ pub enum TrainError {
     /// Optimiser state that does not fit the optimiser it is loaded into.
     #[error("invalid optimiser state: {0}")]
     InvalidState(String),
-    #[error("plot: {0}")]
-    Plot(String),
     #[error(transparent)]
     Data(#[from] smtl_data::DataError),
     #[error(transparent)]

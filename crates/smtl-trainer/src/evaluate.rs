@@ -1,6 +1,8 @@
 //! Scoring a task on labelled examples with the metrics of smtl-metrics.
 
-use serde_json::json;
+use std::collections::BTreeMap;
+
+use serde::Serialize;
 use smtl_heads::{Example, MultiTaskModel, Prediction, TaskKind, TaskSpec};
 use smtl_metrics::{ClassificationReport, EntityReport};
 
@@ -9,35 +11,60 @@ use crate::TrainError;
 /// Batch size of evaluation (no gradients: larger than training's).
 const EVAL_BATCH: usize = 64;
 
+/// Entity-level scores of a token task, serialised with `entity_f1` (the
+/// strict IOB2 micro-F1) in front of the report's fields.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct EntityMetrics {
+    pub entity_f1: f64,
+    #[serde(flatten)]
+    pub report: EntityReport,
+}
+
+/// Every metric of a task on a split, as written to metrics.jsonl,
+/// report.json and `smtl eval`: `accuracy`, `macro_f1`, per-class P/R/F1
+/// and the confusion matrix; or `entity_f1`, precision, recall and
+/// per-type P/R/F1.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum TaskMetrics {
+    Classification(ClassificationReport),
+    Entities(EntityMetrics),
+}
+
+impl TaskMetrics {
+    /// The metrics worth a curve: `accuracy` and `macro_f1`, or `entity_f1`
+    /// (a token task's macro-F1 is the entity macro-F1: left out).
+    pub fn headline(&self) -> BTreeMap<String, f64> {
+        match self {
+            Self::Classification(r) => BTreeMap::from([
+                ("accuracy".to_string(), r.accuracy),
+                ("macro_f1".to_string(), r.macro_f1),
+            ]),
+            Self::Entities(e) => BTreeMap::from([("entity_f1".to_string(), e.entity_f1)]),
+        }
+    }
+
+    /// As a JSON object.
+    pub fn to_json(&self) -> serde_json::Value {
+        serde_json::to_value(self).expect("metrics serialize")
+    }
+}
+
 /// A task's scores on a split.
 #[derive(Debug, Clone)]
 pub struct TaskEval {
     /// The task's model-selection score: accuracy for sentence
     /// classification, strict IOB2 entity micro-F1 for token classification.
     pub score: f64,
-    /// Every metric, as written to metrics.jsonl and report.json: `accuracy`,
-    /// `macro_f1`, per-class P/R/F1 and the confusion matrix; or `entity_f1`,
-    /// precision, recall and per-type P/R/F1.
-    pub metrics: serde_json::Value,
+    pub metrics: TaskMetrics,
     /// One prediction per example, in order.
     pub predictions: Vec<Prediction>,
 }
 
 impl TaskEval {
-    /// The metrics worth a curve: `accuracy` and `macro_f1`, or `entity_f1`.
-    pub fn headline(&self) -> serde_json::Value {
-        // A token task's `macro_f1` is the entity macro-F1; the headline is
-        // its micro entity-F1 alone.
-        let keep: &[&str] = if self.metrics.get("entity_f1").is_some() {
-            &["entity_f1"]
-        } else {
-            &["accuracy", "macro_f1"]
-        };
-        let map: serde_json::Map<String, serde_json::Value> = keep
-            .iter()
-            .filter_map(|k| self.metrics.get(*k).map(|v| (k.to_string(), v.clone())))
-            .collect();
-        serde_json::Value::Object(map)
+    /// See [`TaskMetrics::headline`].
+    pub fn headline(&self) -> BTreeMap<String, f64> {
+        self.metrics.headline()
     }
 }
 
@@ -93,18 +120,14 @@ pub fn score(
             let mut gold = Vec::with_capacity(examples.len());
             let mut pred = Vec::with_capacity(examples.len());
             for (e, p) in examples.iter().zip(&predictions) {
-                let (Example::Sentence { label: Some(l), .. }, Prediction::Label(p)) = (e, p)
-                else {
+                let (Example::Sentence { label: Some(l), .. }, Some(p)) = (e, p.label_id()) else {
                     return Err(missing());
                 };
                 gold.push(*l);
-                pred.push(*p);
+                pred.push(p);
             }
             let report = ClassificationReport::compute(&gold, &pred, labels)?;
-            (
-                report.accuracy,
-                serde_json::to_value(&report).expect("report serializes"),
-            )
+            (report.accuracy, TaskMetrics::Classification(report))
         }
         TaskKind::TokenClassification => {
             let name = |ids: &[usize]| -> Result<Vec<String>, TrainError> {
@@ -122,16 +145,20 @@ pub fn score(
             let mut gold = Vec::with_capacity(examples.len());
             let mut pred = Vec::with_capacity(examples.len());
             for (e, p) in examples.iter().zip(&predictions) {
-                let (Example::Words { tags: Some(t), .. }, Prediction::Tags(p)) = (e, p) else {
+                let (Example::Words { tags: Some(t), .. }, Some(p)) = (e, p.tag_ids()) else {
                     return Err(missing());
                 };
                 gold.push(name(t)?);
                 pred.push(name(p)?);
             }
             let report = EntityReport::compute(&gold, &pred)?;
-            let mut metrics = serde_json::to_value(&report).expect("report serializes");
-            metrics["entity_f1"] = json!(report.f1);
-            (report.f1, metrics)
+            (
+                report.f1,
+                TaskMetrics::Entities(EntityMetrics {
+                    entity_f1: report.f1,
+                    report,
+                }),
+            )
         }
     };
     Ok(TaskEval {

@@ -1,11 +1,9 @@
-//! Building blocks of the multi-task trainer: an AdamW optimiser whose state
-//! can be saved and restored, the linear warm-up schedule, per-batch task
-//! sampling, loss weighting, a JSON-lines metrics log and training plots;
-//! evaluation, atomic checkpoints and the multi-task training loop.
+//! The multi-task trainer: an AdamW optimiser whose state can be saved and
+//! restored, the linear warm-up schedule, per-batch task sampling, loss
+//! weighting, freeze rules, evaluation, atomic checkpoints and the training
+//! loop, which reports through [`TrainObserver`]s and writes nothing itself.
 
-pub mod log;
 pub mod optim;
-pub mod plot;
 pub mod sampler;
 pub mod schedule;
 pub mod weighting;
@@ -14,12 +12,18 @@ pub mod cached;
 pub mod checkpoint;
 mod error;
 mod evaluate;
+mod freeze;
+mod observe;
 mod tasks;
 mod trainer;
 
 pub use error::TrainError;
-pub use evaluate::{evaluate, score, TaskEval};
-pub use sampler::SamplingStrategy;
+pub use evaluate::{evaluate, score, EntityMetrics, TaskEval, TaskMetrics};
+pub use freeze::{frozen_groups, FreezeRule, ParseFreezeRuleError};
+pub use observe::{
+    CheckpointWriter, Checkpoints, EpochRecord, History, RunStart, StepRecord, TrainObserver,
+};
+pub use sampler::{ParseSamplingError, SamplingStrategy};
 pub use tasks::{sentence_task, token_task, PreparedTask};
-pub use trainer::{frozen_groups, FitSummary, Persist, TaskData, TrainConfig, TrainState, Trainer};
-pub use weighting::LossWeighting;
+pub use trainer::{FitSummary, Persist, TaskData, TrainConfig, TrainState, Trainer};
+pub use weighting::{LossWeighting, ParseWeightingError};

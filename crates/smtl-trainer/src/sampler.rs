@@ -10,8 +10,9 @@ use serde::{Deserialize, Serialize};
 
 use crate::TrainError;
 
-/// How the batches of the tasks are interleaved within an epoch.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// How the batches of the tasks are interleaved within an epoch. Written
+/// as in configs: `round-robin`, `proportional`, `temperature:T`.
+#[derive(Clone, Debug, PartialEq)]
 pub enum SamplingStrategy {
     /// Tasks in turn, in task order, skipping those whose batches are used up.
     RoundRobin,
@@ -33,32 +34,50 @@ impl SamplingStrategy {
     }
 }
 
+/// A string that is no sampling strategy.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid sampling strategy {text:?}: expected round-robin, proportional or temperature:T with T > 0")]
+pub struct ParseSamplingError {
+    pub text: String,
+}
+
 impl FromStr for SamplingStrategy {
-    type Err = TrainError;
+    type Err = ParseSamplingError;
 
     /// `"round-robin"`, `"proportional"` or `"temperature:<T>"`, e.g. `"temperature:2.0"`.
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        let s = s.trim();
-        let strategy = match s {
+        let err = || ParseSamplingError {
+            text: s.to_string(),
+        };
+        let strategy = match s.trim() {
             "round-robin" => SamplingStrategy::RoundRobin,
             "proportional" => SamplingStrategy::Proportional,
-            _ => {
-                let t = s
+            other => {
+                let t: f64 = other
                     .strip_prefix("temperature:")
-                    .ok_or_else(|| {
-                        TrainError::InvalidConfig(format!(
-                            "unknown sampling strategy {s:?} (expected round-robin, proportional or temperature:<T>)"
-                        ))
-                    })?
-                    .trim();
-                let t: f64 = t.parse().map_err(|_| {
-                    TrainError::InvalidConfig(format!("invalid sampling temperature {t:?}"))
-                })?;
+                    .ok_or_else(err)?
+                    .trim()
+                    .parse()
+                    .map_err(|_| err())?;
                 SamplingStrategy::Temperature(t)
             }
         };
-        strategy.validate()?;
+        strategy.validate().map_err(|_| err())?;
         Ok(strategy)
+    }
+}
+
+impl Serialize for SamplingStrategy {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for SamplingStrategy {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
     }
 }
 

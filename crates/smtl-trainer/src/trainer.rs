@@ -18,18 +18,18 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::time::Instant;
 
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
-use smtl_heads::{Example, MultiTaskModel, SharedEncoderModel};
+use smtl_heads::{Example, GroupId, MultiTaskModel, SharedEncoderModel};
 use tch::{Device, Tensor};
 
 use crate::checkpoint::{self, write_atomically, STATE_FILE};
 use crate::evaluate::{evaluate, TaskEval};
-use crate::log::{read_jsonl, MetricsLog};
+use crate::freeze::{frozen_groups, FreezeRule};
+use crate::observe::{CheckpointWriter, EpochRecord, RunStart, StepRecord, TrainObserver};
 use crate::optim::{AdamW, AdamWConfig, GroupSettings};
 use crate::sampler::{epoch_plan, SamplingStrategy};
 use crate::schedule::LinearSchedule;
@@ -71,28 +71,18 @@ pub struct TrainConfig {
     pub sampling: SamplingStrategy,
     pub loss_weighting: LossWeighting,
     /// Frozen parameter groups: `all`, `backbone`, `bottom:K` (embeddings
-    /// and layers 0..K), or group names (`embeddings`, `layer.3`, `head:trec`).
+    /// and layers 0..K), or groups (`embeddings`, `layer.3`, `head:trec`).
     #[serde(default)]
-    pub freeze: Vec<String>,
+    pub freeze: Vec<FreezeRule>,
     /// Gradual unfreezing (ULMFiT): epoch `e` of `E` trains only the top
     /// `ceil(L·(e+1)/E)` of the `L` layers (plus heads); the embeddings and
     /// the layers below stay frozen until the last epoch, which trains all.
     /// Groups named in `freeze` stay frozen throughout.
     #[serde(default)]
     pub gradual_unfreezing: bool,
-    /// Write `last/` also every this many optimizer steps (0 = epoch ends only).
-    #[serde(default)]
-    pub checkpoint_every_steps: usize,
     /// Stop after this many optimizer steps in total (for tests; 0 = no limit).
     #[serde(default)]
     pub max_steps: usize,
-    /// Show a progress bar on stderr.
-    #[serde(default = "yes")]
-    pub progress: bool,
-}
-
-fn yes() -> bool {
-    true
 }
 
 impl Default for TrainConfig {
@@ -115,15 +105,14 @@ impl Default for TrainConfig {
             loss_weighting: LossWeighting::Fixed(BTreeMap::new()),
             freeze: Vec::new(),
             gradual_unfreezing: false,
-            checkpoint_every_steps: 0,
             max_steps: 0,
-            progress: true,
         }
     }
 }
 
 impl TrainConfig {
-    fn validate(&self) -> Result<(), TrainError> {
+    /// Rejects settings the loop cannot run (zero epochs, bad rates, ...).
+    pub fn validate(&self) -> Result<(), TrainError> {
         let bad = |m: &str| Err(TrainError::InvalidConfig(m.to_string()));
         if self.epochs == 0 {
             return bad("epochs must be at least 1");
@@ -191,43 +180,6 @@ impl Persist for SharedEncoderModel {
     }
 }
 
-/// Resolves `freeze` patterns to group names.
-pub fn frozen_groups(patterns: &[String], groups: &[String]) -> Result<Vec<String>, TrainError> {
-    let is_backbone = |g: &str| !g.starts_with("head:") && g != "loss_weighting";
-    let layer_of = |g: &str| {
-        g.strip_prefix("layer.")
-            .and_then(|n| n.parse::<usize>().ok())
-    };
-    let mut out = Vec::new();
-    for p in patterns {
-        let matched: Vec<&String> = if p == "all" {
-            groups.iter().collect()
-        } else if p == "backbone" {
-            groups.iter().filter(|g| is_backbone(g)).collect()
-        } else if let Some(k) = p.strip_prefix("bottom:") {
-            let k: usize = k.parse().map_err(|_| {
-                TrainError::InvalidConfig(format!("freeze pattern {p:?}: K must be a number"))
-            })?;
-            groups
-                .iter()
-                .filter(|g| *g == "embeddings" || layer_of(g).is_some_and(|i| i < k))
-                .collect()
-        } else {
-            groups.iter().filter(|g| *g == p).collect()
-        };
-        if matched.is_empty() {
-            return Err(TrainError::InvalidConfig(format!(
-                "freeze pattern {p:?} matches no parameter group (groups: {})",
-                groups.join(", ")
-            )));
-        }
-        out.extend(matched.into_iter().cloned());
-    }
-    out.sort();
-    out.dedup();
-    Ok(out)
-}
-
 /// Batches in every epoch's plan: each task's examples cut into batches,
 /// summed (every [`SamplingStrategy`] plans exactly that many steps).
 fn batches_per_epoch(tasks: &[TaskData], batch_size: usize) -> usize {
@@ -246,6 +198,7 @@ pub struct Trainer<M: MultiTaskModel + Persist> {
     weighter: LossWeighter,
     schedule: LinearSchedule,
     state: TrainState,
+    groups: Vec<GroupId>,
 }
 
 impl<M: MultiTaskModel + Persist> Trainer<M> {
@@ -273,13 +226,11 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
         let weighter = LossWeighter::new(&config.loss_weighting, &task_names, device);
 
         let groups = model.parameter_groups();
-        let num_layers = groups
-            .iter()
-            .filter(|g| g.name.starts_with("layer."))
-            .count() as i32;
+        let group_ids: Vec<GroupId> = groups.iter().map(|g| g.id.clone()).collect();
+        let num_layers = groups.iter().filter(|g| g.id.layer().is_some()).count() as i32;
         let mut opt_groups = Vec::new();
         for g in groups {
-            let (lr, wd) = if let Some(task) = g.name.strip_prefix("head:") {
+            let (lr, wd) = if let GroupId::Head(task) = &g.id {
                 let lr = config
                     .head_lr_overrides
                     .get(task)
@@ -287,14 +238,10 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
                     .unwrap_or(config.head_lr);
                 (lr, config.head_weight_decay)
             } else {
-                let depth = match g
-                    .name
-                    .strip_prefix("layer.")
-                    .and_then(|n| n.parse::<i32>().ok())
-                {
-                    Some(i) => num_layers - 1 - i,
-                    None if g.name == "embeddings" => num_layers,
-                    None => 0,
+                let depth = match &g.id {
+                    GroupId::Layer(i) => num_layers - 1 - *i as i32,
+                    GroupId::Embeddings => num_layers,
+                    _ => 0,
                 };
                 let decay = config.layerwise_lr_decay.unwrap_or(1.0).powi(depth);
                 (config.backbone_lr * decay, config.backbone_weight_decay)
@@ -306,7 +253,7 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
                 weight_decay: wd,
                 frozen: false,
             };
-            opt_groups.push((g.name, settings, g.params));
+            opt_groups.push((g.id.to_string(), settings, g.params));
         }
         let weights = weighter.parameters();
         if !weights.is_empty() {
@@ -334,37 +281,40 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
             weighter,
             schedule,
             state: TrainState::default(),
+            groups: group_ids,
         };
         trainer.apply_freeze(0)?;
         Ok(trainer)
     }
 
-    /// The groups frozen during `epoch`: the `freeze` patterns, plus the
+    /// The groups frozen during `epoch`: the `freeze` rules, plus the
     /// bottom of the encoder while gradual unfreezing has not reached it.
-    pub fn frozen_during(&self, epoch: usize) -> Result<Vec<String>, TrainError> {
-        let names = self.optimizer.group_names();
-        let mut patterns = self.config.freeze.clone();
+    pub fn frozen_during(&self, epoch: usize) -> Result<Vec<GroupId>, TrainError> {
+        let mut rules = self.config.freeze.clone();
         if self.config.gradual_unfreezing {
-            let layers = names.iter().filter(|g| g.starts_with("layer.")).count();
+            let layers = self.groups.iter().filter(|g| g.layer().is_some()).count();
             let trained = (layers * (epoch + 1)).div_ceil(self.config.epochs);
             if trained < layers {
-                patterns.push(format!("bottom:{}", layers - trained));
+                rules.push(FreezeRule::Bottom(layers - trained));
             }
         }
-        frozen_groups(&patterns, &names)
+        frozen_groups(&rules, &self.groups)
     }
 
     /// Sets the optimizer's freeze flags for `epoch`. A group unfrozen here
     /// starts with empty AdamW moments, as a newly added group would.
     fn apply_freeze(&mut self, epoch: usize) -> Result<(), TrainError> {
         let frozen = self.frozen_during(epoch)?;
-        for name in self.optimizer.group_names() {
-            if name == "loss_weighting" {
-                continue;
-            }
-            self.optimizer.set_frozen(&name, frozen.contains(&name))?;
+        for group in &self.groups {
+            self.optimizer
+                .set_frozen(&group.to_string(), frozen.contains(group))?;
         }
         Ok(())
+    }
+
+    /// The model's parameter groups, in optimizer order.
+    pub fn groups(&self) -> &[GroupId] {
+        &self.groups
     }
 
     pub fn model(&self) -> &M {
@@ -449,31 +399,22 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
         Ok(value)
     }
 
-    /// Trains from the current state to the last epoch, writing
-    /// `out_dir/metrics.jsonl`, `out_dir/curves.png`, `out_dir/last/` and
-    /// `out_dir/best/`.
-    pub fn fit(&mut self, out_dir: &Path) -> Result<FitSummary, TrainError> {
+    /// Trains from the current state to the last epoch, telling
+    /// `observers` about every step and epoch. Nothing is written unless an
+    /// observer writes it ([`crate::Checkpoints`] for `last/` and `best/`).
+    pub fn fit(
+        &mut self,
+        observers: &mut [&mut dyn TrainObserver],
+    ) -> Result<FitSummary, TrainError> {
         let started = Instant::now();
-        std::fs::create_dir_all(out_dir).map_err(|source| TrainError::Io {
-            path: out_dir.to_path_buf(),
-            source,
-        })?;
-        let log_path = out_dir.join("metrics.jsonl");
-        let mut log = MetricsLog::open(&log_path, self.state.global_step > 0)?;
         let total = batches_per_epoch(&self.tasks, self.config.batch_size) * self.config.epochs;
-        let bar = if self.config.progress {
-            ProgressBar::new(total as u64)
-        } else {
-            ProgressBar::hidden()
+        let run = RunStart {
+            total_steps: total,
+            completed_steps: self.state.global_step,
         };
-        bar.set_style(
-            ProgressStyle::with_template(
-                "{elapsed_precise} [{bar:30}] {pos}/{len} steps  eta {eta}  {msg}",
-            )
-            .expect("static template")
-            .progress_chars("=> "),
-        );
-        bar.set_position(self.state.global_step as u64);
+        for o in observers.iter_mut() {
+            o.on_start(&run)?;
+        }
         let mut last_dev = BTreeMap::new();
         let mut epoch_train_seconds = Vec::new();
         let mut micro = 0usize;
@@ -495,11 +436,16 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
                 self.state.step_in_epoch = k + 1;
                 let boundary =
                     micro.is_multiple_of(self.config.grad_accumulation) || k + 1 == plan.len();
-                let mut record = json!({
-                    "kind": "step", "step": self.state.global_step, "epoch": epoch,
-                    "task": self.tasks[*task].name, "loss": loss,
-                    "seconds": started.elapsed().as_secs_f64(),
-                });
+                let mut record = StepRecord {
+                    step: self.state.global_step,
+                    epoch,
+                    task: self.tasks[*task].name.clone(),
+                    loss,
+                    seconds: started.elapsed().as_secs_f64(),
+                    lr_factor: None,
+                    grad_norm: None,
+                    loss_weights: None,
+                };
                 if boundary {
                     let factor = self.schedule.factor(self.state.optimizer_steps);
                     let norm = if self.config.max_grad_norm > 0.0 {
@@ -511,30 +457,18 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
                     self.optimizer.zero_grad();
                     micro = 0;
                     self.state.optimizer_steps += 1;
-                    record["lr_factor"] = json!(factor);
-                    if norm.is_finite() {
-                        record["grad_norm"] = json!(norm);
-                    }
+                    record.lr_factor = Some(factor);
+                    record.grad_norm = norm.is_finite().then_some(norm);
                     if self.weighter.is_learned() {
-                        record["loss_weights"] = json!(self.weighter.current_weights());
+                        record.loss_weights = Some(self.weighter.current_weights());
                     }
                 }
-                log.write(&record)?;
-                bar.inc(1);
-                bar.set_message(format!("{} loss {loss:.4}", self.tasks[*task].name));
-                if boundary
-                    && self.config.checkpoint_every_steps > 0
-                    && self
-                        .state
-                        .optimizer_steps
-                        .is_multiple_of(self.config.checkpoint_every_steps)
-                {
-                    self.save_checkpoint(&out_dir.join("last"))?;
+                for o in observers.iter_mut() {
+                    o.on_step(&record, &*self)?;
                 }
-                if self.config.max_steps > 0
-                    && self.state.optimizer_steps >= self.config.max_steps
-                    && boundary
-                {
+                let limit = self.config.max_steps > 0
+                    && self.state.optimizer_steps >= self.config.max_steps;
+                if boundary && (limit || observers.iter().any(|o| o.should_stop())) {
                     // Evaluate and checkpoint what was trained, then stop.
                     stop = true;
                     break;
@@ -551,25 +485,12 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
             }
             let score = (!dev.is_empty())
                 .then(|| dev.values().map(|e: &TaskEval| e.score).sum::<f64>() / dev.len() as f64);
-            // A run stopped by max_steps mid-epoch keeps its place, so that
-            // resuming from `last/` continues the same epoch plan.
+            // A run stopped mid-epoch keeps its place, so that resuming from
+            // `last/` continues the same epoch plan.
             if self.state.step_in_epoch >= plan.len() {
                 self.state.epoch += 1;
                 self.state.step_in_epoch = 0;
             }
-            log.write(&json!({
-                "kind": "epoch", "epoch": epoch, "train_seconds": train_seconds,
-                "dev_score": score,
-                "dev": dev.iter().map(|(k, v)| (k.clone(), v.headline())).collect::<BTreeMap<_, _>>(),
-                "dev_full": dev.iter().map(|(k, v)| (k.clone(), v.metrics.clone())).collect::<BTreeMap<_, _>>(),
-            }))?;
-            bar.println(format!(
-                "epoch {epoch}: {train_seconds:.0}s, dev {}",
-                dev.iter()
-                    .map(|(k, v)| format!("{k} {:.4}", v.score))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ));
             let improved = match (score, self.state.best_score) {
                 (Some(s), Some(b)) => s > b,
                 (Some(_), None) => true,
@@ -578,16 +499,23 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
             if improved {
                 self.state.best_score = score;
                 self.state.best_epoch = Some(epoch);
-                self.save_checkpoint(&out_dir.join("best"))?;
             }
-            self.save_checkpoint(&out_dir.join("last"))?;
+            let record = EpochRecord {
+                epoch,
+                train_seconds,
+                dev_score: score,
+                dev: dev.iter().map(|(k, v)| (k.clone(), v.headline())).collect(),
+                dev_full: dev
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.metrics.to_json()))
+                    .collect(),
+                improved,
+            };
+            for o in observers.iter_mut() {
+                o.on_epoch(&record, &*self)?;
+            }
             last_dev = dev;
-            if let Ok(records) = read_jsonl(&log_path) {
-                // Curves are a convenience: a plotting failure never stops training.
-                let _ = crate::plot::plot_curves(&records, &out_dir.join("curves.png"));
-            }
         }
-        bar.finish_and_clear();
         Ok(FitSummary {
             best_score: self.state.best_score,
             best_epoch: self.state.best_epoch,
@@ -599,27 +527,7 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
 
     /// Writes model + optimizer + trainer state into `dir`, atomically.
     pub fn save_checkpoint(&self, dir: &Path) -> Result<(), TrainError> {
-        write_atomically(dir, |tmp| {
-            self.model.save(tmp)?;
-            let opt = self.optimizer.state_tensors();
-            if !opt.is_empty() {
-                Tensor::write_safetensors(&opt, tmp.join("optimizer.safetensors"))?;
-            }
-            let state = json!({
-                "state": self.state,
-                "config": self.config,
-                "optimizer": self.optimizer.state_meta(),
-                "loss_weighting": self.weighter.parameters().iter()
-                    .map(|(n, t)| (n.clone(), t.double_value(&[]))).collect::<BTreeMap<_, _>>(),
-                "tasks": self.tasks.iter().map(|t| &t.name).collect::<Vec<_>>(),
-            });
-            let path = tmp.join(STATE_FILE);
-            std::fs::write(
-                &path,
-                serde_json::to_string_pretty(&state).expect("state serializes"),
-            )
-            .map_err(|source| TrainError::Io { path, source })
-        })
+        CheckpointWriter::save_checkpoint(self, dir)
     }
 
     /// Continues a run from a checkpoint written by [`Self::save_checkpoint`]
@@ -679,5 +587,31 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
         }
         trainer.state = state;
         Ok(trainer)
+    }
+}
+
+impl<M: MultiTaskModel + Persist> CheckpointWriter for Trainer<M> {
+    fn save_checkpoint(&self, dir: &Path) -> Result<(), TrainError> {
+        write_atomically(dir, |tmp| {
+            self.model.save(tmp)?;
+            let opt = self.optimizer.state_tensors();
+            if !opt.is_empty() {
+                Tensor::write_safetensors(&opt, tmp.join("optimizer.safetensors"))?;
+            }
+            let state = json!({
+                "state": self.state,
+                "config": self.config,
+                "optimizer": self.optimizer.state_meta(),
+                "loss_weighting": self.weighter.parameters().iter()
+                    .map(|(n, t)| (n.clone(), t.double_value(&[]))).collect::<BTreeMap<_, _>>(),
+                "tasks": self.tasks.iter().map(|t| &t.name).collect::<Vec<_>>(),
+            });
+            let path = tmp.join(STATE_FILE);
+            std::fs::write(
+                &path,
+                serde_json::to_string_pretty(&state).expect("state serializes"),
+            )
+            .map_err(|source| TrainError::Io { path, source })
+        })
     }
 }

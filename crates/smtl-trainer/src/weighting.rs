@@ -5,14 +5,88 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use tch::{Device, Kind, Tensor};
 
-/// Loss weighting scheme.
-#[derive(Serialize, Deserialize, Clone, Debug, PartialEq)]
+/// Loss weighting scheme. Written as in configs: `fixed`, `uncertainty`,
+/// `fixed:taskA=1,taskB=2`.
+#[derive(Clone, Debug, PartialEq)]
 pub enum LossWeighting {
     /// A constant multiplier per task; a task missing from the map gets 1.0.
     Fixed(BTreeMap<String, f64>),
     /// Homoscedastic uncertainty weighting (Kendall, Gal & Cipolla 2018): a
     /// learnable log-variance `s_t` per task, loss `exp(-s_t) * L_t + s_t`.
     Uncertainty,
+}
+
+/// A string that is no loss weighting.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("invalid loss weighting {text:?}: expected fixed, uncertainty or fixed:TASK=W,TASK=W ({reason})")]
+pub struct ParseWeightingError {
+    pub text: String,
+    pub reason: String,
+}
+
+impl std::str::FromStr for LossWeighting {
+    type Err = ParseWeightingError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let err = |reason: String| ParseWeightingError {
+            text: s.to_string(),
+            reason,
+        };
+        match s.trim() {
+            "fixed" => Ok(Self::Fixed(BTreeMap::new())),
+            "uncertainty" => Ok(Self::Uncertainty),
+            other => {
+                let spec = other
+                    .strip_prefix("fixed:")
+                    .ok_or_else(|| err("unknown scheme".into()))?;
+                let mut weights = BTreeMap::new();
+                for pair in spec.split(',') {
+                    let (task, w) = pair
+                        .split_once('=')
+                        .ok_or_else(|| err(format!("{pair:?} is not TASK=W")))?;
+                    let w: f64 = w
+                        .trim()
+                        .parse()
+                        .map_err(|_| err(format!("weight {w:?} is not a number")))?;
+                    if !w.is_finite() || w < 0.0 {
+                        return Err(err(format!("weight {w} must be finite and >= 0")));
+                    }
+                    if weights.insert(task.trim().to_string(), w).is_some() {
+                        return Err(err(format!("task {:?} is weighted twice", task.trim())));
+                    }
+                }
+                Ok(Self::Fixed(weights))
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for LossWeighting {
+    /// The form `FromStr` reads.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Uncertainty => f.write_str("uncertainty"),
+            Self::Fixed(w) if w.is_empty() => f.write_str("fixed"),
+            Self::Fixed(w) => {
+                let pairs: Vec<String> = w.iter().map(|(t, v)| format!("{t}={v}")).collect();
+                write!(f, "fixed:{}", pairs.join(","))
+            }
+        }
+    }
+}
+
+impl Serialize for LossWeighting {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for LossWeighting {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
 }
 
 enum Inner {
@@ -173,6 +247,27 @@ mod tests {
         ] {
             let j = serde_json::to_string(&w).unwrap();
             assert_eq!(serde_json::from_str::<LossWeighting>(&j).unwrap(), w);
+        }
+    }
+
+    #[test]
+    fn parses_the_config_forms() {
+        assert_eq!(
+            "fixed:trec=1,wnut=2.5".parse::<LossWeighting>().unwrap(),
+            LossWeighting::Fixed(BTreeMap::from([
+                ("trec".to_string(), 1.0),
+                ("wnut".to_string(), 2.5)
+            ]))
+        );
+        for bad in [
+            "fixd",
+            "fixed:trec",
+            "fixed:trec=x",
+            "fixed:a=1,a=2",
+            "fixed:a=-1",
+        ] {
+            let err = bad.parse::<LossWeighting>().unwrap_err();
+            assert!(err.to_string().contains(bad), "{err}");
         }
     }
 }

@@ -2,25 +2,13 @@
 //! synthetic tasks: freeze masks, resume, NaN handling, checkpoint parity
 //! with sentence-transformers.
 
-use std::path::Path;
-
 use serde_json::Value;
 use smtl_heads::{Example, MultiTaskModel, SharedEncoderModel};
-use smtl_trainer::log::read_jsonl;
 use smtl_trainer::{TrainConfig, TrainError, Trainer};
 use tch::Device;
 
 mod common;
 use common::*;
-
-fn step_losses(out: &Path) -> Vec<(u64, f64)> {
-    read_jsonl(&out.join("metrics.jsonl"))
-        .unwrap()
-        .iter()
-        .filter(|r| r["kind"] == "step")
-        .map(|r| (r["step"].as_u64().unwrap(), r["loss"].as_f64().unwrap()))
-        .collect()
-}
 
 #[test]
 fn a_frozen_backbone_stays_bit_identical_and_holds_no_optimizer_state() {
@@ -33,12 +21,12 @@ fn a_frozen_backbone_stays_bit_identical_and_holds_no_optimizer_state() {
         model,
         tasks(),
         TrainConfig {
-            freeze: vec!["backbone".into()],
+            freeze: vec!["backbone".parse().unwrap()],
             ..config(2)
         },
     )
     .unwrap();
-    trainer.fit(out.path()).unwrap();
+    fit_into(&mut trainer, out.path()).unwrap();
     assert!(
         all_equal(&backbone_before, &snapshot(trainer.model(), "bert.")),
         "backbone moved"
@@ -65,12 +53,12 @@ fn a_frozen_head_stays_bit_identical_while_the_rest_trains() {
         model,
         tasks(),
         TrainConfig {
-            freeze: vec!["head:topic".into()],
+            freeze: vec!["head:topic".parse().unwrap()],
             ..config(1)
         },
     )
     .unwrap();
-    trainer.fit(out.path()).unwrap();
+    fit_into(&mut trainer, out.path()).unwrap();
     assert!(all_equal(
         &topic_before,
         &snapshot(trainer.model(), "heads.topic.")
@@ -91,12 +79,12 @@ fn whole_network_frozen_changes_nothing() {
         model,
         tasks(),
         TrainConfig {
-            freeze: vec!["all".into()],
+            freeze: vec!["all".parse().unwrap()],
             ..config(1)
         },
     )
     .unwrap();
-    trainer.fit(out.path()).unwrap();
+    fit_into(&mut trainer, out.path()).unwrap();
     assert!(all_equal(&before, &snapshot(trainer.model(), "")));
     assert_eq!(trainer.optimizer().trainable_parameter_count(), 0);
 }
@@ -105,33 +93,37 @@ fn whole_network_frozen_changes_nothing() {
 fn resuming_from_a_checkpoint_reproduces_the_uninterrupted_run() {
     let _rng = lock();
     let full = tempfile::tempdir().unwrap();
-    Trainer::new(tiny_model(), tasks(), config(2))
-        .unwrap()
-        .fit(full.path())
-        .unwrap();
-    let reference = step_losses(full.path());
+    let reference = fit_into(
+        &mut Trainer::new(tiny_model(), tasks(), config(2)).unwrap(),
+        full.path(),
+    )
+    .unwrap()
+    .losses();
     assert_eq!(reference.len(), 2 * (7 + 4));
 
     let split = tempfile::tempdir().unwrap();
     // Stop mid-epoch 0, then resume from last/ in a fresh trainer.
-    Trainer::new(
-        tiny_model(),
-        tasks(),
-        TrainConfig {
-            max_steps: 5,
-            ..config(2)
-        },
+    let mut first = fit_into(
+        &mut Trainer::new(
+            tiny_model(),
+            tasks(),
+            TrainConfig {
+                max_steps: 5,
+                ..config(2)
+            },
+        )
+        .unwrap(),
+        split.path(),
     )
     .unwrap()
-    .fit(split.path())
-    .unwrap();
+    .losses();
     let mut resumed =
         Trainer::<SharedEncoderModel>::resume(&split.path().join("last"), tasks(), Device::Cpu)
             .unwrap();
     assert_eq!(resumed.state().global_step, 5);
     resumed.set_max_steps(0);
-    resumed.fit(split.path()).unwrap();
-    let replay = step_losses(split.path());
+    first.extend(fit_into(&mut resumed, split.path()).unwrap().losses());
+    let replay = first;
     assert_eq!(replay.len(), reference.len());
     for ((s1, l1), (s2, l2)) in reference.iter().zip(&replay) {
         assert_eq!(s1, s2);
@@ -156,7 +148,7 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
         },
     )
     .unwrap();
-    trainer.fit(out.path()).unwrap();
+    fit_into(&mut trainer, out.path()).unwrap();
     assert_eq!(trainer.state().epoch, 1);
     // Poison a head weight: the next loss of that task is NaN.
     for (name, t) in trainer.model().encoder().var_store().variables() {
@@ -167,7 +159,7 @@ fn a_nan_loss_stops_training_and_keeps_the_last_good_checkpoint() {
         }
     }
     trainer.set_max_steps(0);
-    let err = trainer.fit(out.path()).unwrap_err();
+    let err = fit_into(&mut trainer, out.path()).unwrap_err();
     assert!(matches!(err, TrainError::NonFiniteLoss { .. }), "{err}");
     assert!(err.to_string().contains("topic"));
     // last/ is the epoch-1 checkpoint, loadable and finite.
@@ -185,16 +177,26 @@ fn predict_maps_labels_back_to_sentences_and_words() {
     let _rng = lock();
     let out = tempfile::tempdir().unwrap();
     let mut trainer = Trainer::new(tiny_model(), tasks(), config(1)).unwrap();
-    trainer.fit(out.path()).unwrap();
+    fit_into(&mut trainer, out.path()).unwrap();
     let model = trainer.into_model();
     let tags = model.predict("ner", &["we met John Smith", "x"]).unwrap();
     match &tags[0] {
-        smtl_heads::Prediction::Tags(t) => assert_eq!(t.len(), 4, "one tag per whitespace word"),
+        smtl_heads::Prediction::Tags { ids, tags } => {
+            assert_eq!(ids.len(), 4, "one tag per whitespace word");
+            assert!(tags
+                .iter()
+                .all(|t| ["O", "B-X", "I-X"].contains(&t.as_str())));
+        }
         other => panic!("{other:?}"),
     }
-    assert!(
-        matches!(model.predict("topic", &["a cat"]).unwrap()[0], smtl_heads::Prediction::Label(l) if l < 3)
-    );
+    match &model.predict("topic", &["a cat"]).unwrap()[0] {
+        smtl_heads::Prediction::Label { id, label, score } => {
+            assert!(*id < 3);
+            assert_eq!(label, ["animal", "money", "code"][*id]);
+            assert!(*score > 1.0 / 3.0 && *score <= 1.0, "{score}");
+        }
+        other => panic!("{other:?}"),
+    }
     assert!(model.predict("nope", &["a"]).is_err());
 }
 
@@ -213,26 +215,28 @@ fn bad_training_input_is_a_typed_error() {
         tags: Some(vec![0]),
     };
     let out = tempfile::tempdir().unwrap();
-    let err = Trainer::new(tiny_model(), t, config(1))
-        .unwrap()
-        .fit(out.path())
-        .unwrap_err();
+    let err = fit_into(
+        &mut Trainer::new(tiny_model(), t, config(1)).unwrap(),
+        out.path(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("2 words but 1 tags"), "{err}");
     let mut t = tasks();
     t[0].train[0] = Example::Sentence {
         text: "x".into(),
         label: Some(9),
     };
-    let err = Trainer::new(tiny_model(), t, config(1))
-        .unwrap()
-        .fit(out.path())
-        .unwrap_err();
+    let err = fit_into(
+        &mut Trainer::new(tiny_model(), t, config(1)).unwrap(),
+        out.path(),
+    )
+    .unwrap_err();
     assert!(err.to_string().contains("label id 9"), "{err}");
     assert!(Trainer::new(
         tiny_model(),
         tasks(),
         TrainConfig {
-            freeze: vec!["layer.99".into()],
+            freeze: vec!["layer.99".parse().unwrap()],
             ..config(1)
         }
     )
@@ -246,7 +250,7 @@ fn sentence_transformers_loads_a_checkpoint_with_the_same_embeddings() {
     let _rng = lock();
     let out = tempfile::tempdir().unwrap();
     let mut trainer = Trainer::new(tiny_model(), tasks(), config(1)).unwrap();
-    trainer.fit(out.path()).unwrap();
+    fit_into(&mut trainer, out.path()).unwrap();
     let best = out.path().join("best");
     let sentences = [
         "the cat sat on the mat",

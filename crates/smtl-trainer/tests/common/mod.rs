@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 
 use smtl_heads::{Example, HeadConfig, SharedEncoderModel, TaskKind};
-use smtl_trainer::{TaskData, TrainConfig};
+use smtl_trainer::{Checkpoints, History, Persist, TaskData, TrainConfig, Trainer};
 use tch::{Device, Tensor};
 
 pub fn repo() -> PathBuf {
@@ -94,7 +94,6 @@ pub fn config(epochs: usize) -> TrainConfig {
         epochs,
         batch_size: 4,
         seed: 7,
-        progress: false,
         backbone_lr: 1e-3,
         head_lr: 1e-2,
         ..TrainConfig::default()
@@ -119,4 +118,16 @@ pub fn all_equal(a: &[(String, Tensor)], b: &[(String, Tensor)]) -> bool {
         && a.iter()
             .zip(b)
             .all(|((n1, t1), (n2, t2))| n1 == n2 && t1.equal(t2))
+}
+
+/// Trains with `last/` and `best/` checkpoints under `out`; returns the
+/// step and epoch records.
+pub fn fit_into<M: smtl_heads::MultiTaskModel + Persist>(
+    trainer: &mut Trainer<M>,
+    out: &std::path::Path,
+) -> Result<History, smtl_trainer::TrainError> {
+    let mut checkpoints = Checkpoints::new(out);
+    let mut history = History::default();
+    trainer.fit(&mut [&mut checkpoints, &mut history])?;
+    Ok(history)
 }

@@ -12,7 +12,18 @@ use plotters::prelude::*;
 use plotters::style::{register_font, FontStyle};
 use serde_json::Value;
 
-use crate::TrainError;
+/// A plot that could not be drawn or written.
+#[derive(Debug, thiserror::Error)]
+pub enum PlotError {
+    #[error("plot: {0}")]
+    Draw(String),
+    #[error("cannot create {path}")]
+    Io {
+        path: std::path::PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
 
 /// Width of the PNG written by [`plot_curves`], in pixels.
 pub const PLOT_WIDTH: u32 = 1600;
@@ -42,7 +53,7 @@ fn color(i: usize) -> RGBColor {
 }
 
 /// Registers the embedded DejaVu Sans as plotters' "sans-serif" (once).
-fn ensure_fonts() -> Result<(), TrainError> {
+fn ensure_fonts() -> Result<(), PlotError> {
     static REGISTERED: OnceLock<Result<(), String>> = OnceLock::new();
     REGISTERED
         .get_or_init(|| {
@@ -51,11 +62,11 @@ fn ensure_fonts() -> Result<(), TrainError> {
                 .map_err(|_| "the embedded DejaVu Sans font could not be parsed".to_string())
         })
         .clone()
-        .map_err(TrainError::Plot)
+        .map_err(PlotError::Draw)
 }
 
-fn plot_err<E: std::fmt::Display>(e: E) -> TrainError {
-    TrainError::Plot(e.to_string())
+fn plot_err<E: std::fmt::Display>(e: E) -> PlotError {
+    PlotError::Draw(e.to_string())
 }
 
 /// Loss points `(step, loss)` per task, in step order.
@@ -165,9 +176,9 @@ type Area<'a> = DrawingArea<BitMapBackend<'a>, plotters::coord::Shift>;
 
 /// A white canvas of `size` pixels drawing into `out_png`, parent folders
 /// created.
-fn png_root(out_png: &Path, size: (u32, u32)) -> Result<Area<'_>, TrainError> {
+fn png_root(out_png: &Path, size: (u32, u32)) -> Result<Area<'_>, PlotError> {
     if let Some(parent) = out_png.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(|source| TrainError::Io {
+        std::fs::create_dir_all(parent).map_err(|source| PlotError::Io {
             path: parent.to_path_buf(),
             source,
         })?;
@@ -182,7 +193,7 @@ fn draw_legend<'a, CT: plotters::coord::CoordTranslate>(
     chart: &mut ChartContext<'a, BitMapBackend<'a>, CT>,
     position: SeriesLabelPosition,
     font_size: u32,
-) -> Result<(), TrainError> {
+) -> Result<(), PlotError> {
     chart
         .configure_series_labels()
         .position(position)
@@ -193,7 +204,7 @@ fn draw_legend<'a, CT: plotters::coord::CoordTranslate>(
         .map_err(plot_err)
 }
 
-fn empty_panel(area: &Area<'_>, title: &str, message: &str) -> Result<(), TrainError> {
+fn empty_panel(area: &Area<'_>, title: &str, message: &str) -> Result<(), PlotError> {
     let area = area
         .margin(12, 12, 12, 12)
         .titled(title, (FONT, 22))
@@ -213,7 +224,7 @@ fn empty_panel(area: &Area<'_>, title: &str, message: &str) -> Result<(), TrainE
 fn loss_panel(
     area: &Area<'_>,
     losses: &BTreeMap<String, Vec<(f64, f64)>>,
-) -> Result<(), TrainError> {
+) -> Result<(), PlotError> {
     let title = format!("Training loss per task (moving average over {SMOOTHING_WINDOW} steps)");
     if losses.is_empty() {
         return empty_panel(area, &title, "no training steps logged");
@@ -269,7 +280,7 @@ fn loss_panel(
 fn dev_panel(
     area: &Area<'_>,
     metrics: &BTreeMap<String, Vec<(f64, f64)>>,
-) -> Result<(), TrainError> {
+) -> Result<(), PlotError> {
     let title = "Dev metrics per epoch";
     if metrics.is_empty() {
         return empty_panel(area, title, "no dev evaluations logged");
@@ -314,7 +325,7 @@ fn dev_panel(
 /// the numbers under `dev.<task>` of `{"kind":"epoch","epoch":..,"dev":{..}}`
 /// records. Other records are ignored; a panel with no data says so. Parent
 /// folders of `out_png` are created.
-pub fn plot_curves(records: &[Value], out_png: &Path) -> Result<(), TrainError> {
+pub fn plot_curves(records: &[Value], out_png: &Path) -> Result<(), PlotError> {
     ensure_fonts()?;
     let losses = step_losses(records);
     let metrics = dev_metrics(records);
@@ -336,7 +347,7 @@ pub struct BarPanel {
     pub series: Vec<(String, Vec<f64>)>,
 }
 
-fn bar_panel(area: &Area<'_>, categories: &[String], panel: &BarPanel) -> Result<(), TrainError> {
+fn bar_panel(area: &Area<'_>, categories: &[String], panel: &BarPanel) -> Result<(), PlotError> {
     let values = panel
         .series
         .iter()
@@ -403,10 +414,10 @@ pub fn plot_bars(
     categories: &[String],
     panels: &[BarPanel],
     out_png: &Path,
-) -> Result<(), TrainError> {
+) -> Result<(), PlotError> {
     ensure_fonts()?;
     if panels.is_empty() {
-        return Err(TrainError::Plot("no panel to draw".into()));
+        return Err(PlotError::Draw("no panel to draw".into()));
     }
     let width = 1000 * panels.len() as u32;
     let height = (160 + 44 * categories.len() as u32).max(400);
@@ -429,7 +440,7 @@ pub struct LinePanel {
     pub series: Vec<(String, Vec<(f64, f64)>)>,
 }
 
-fn line_panel(area: &Area<'_>, panel: &LinePanel) -> Result<(), TrainError> {
+fn line_panel(area: &Area<'_>, panel: &LinePanel) -> Result<(), PlotError> {
     let points = || {
         panel
             .series
@@ -479,10 +490,10 @@ fn line_panel(area: &Area<'_>, panel: &LinePanel) -> Result<(), TrainError> {
 
 /// Draws `panels` side by side (800 x 560 pixels each) into a PNG; parent
 /// folders of `out_png` are created.
-pub fn plot_lines(panels: &[LinePanel], out_png: &Path) -> Result<(), TrainError> {
+pub fn plot_lines(panels: &[LinePanel], out_png: &Path) -> Result<(), PlotError> {
     ensure_fonts()?;
     if panels.is_empty() {
-        return Err(TrainError::Plot("no panel to draw".into()));
+        return Err(PlotError::Draw("no panel to draw".into()));
     }
     let root = png_root(out_png, (800 * panels.len() as u32, 560))?;
     for (area, panel) in root.split_evenly((1, panels.len())).iter().zip(panels) {

@@ -1,4 +1,5 @@
-//! The metrics log: one JSON object per line, flushed as it is written.
+//! The metrics log (`metrics.jsonl`): one JSON object per line, flushed as
+//! it is written; a [`TrainObserver`] that records every step and epoch.
 
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Read, Seek, SeekFrom, Write};
@@ -6,7 +7,9 @@ use std::path::{Path, PathBuf};
 
 use serde_json::Value;
 
-use crate::TrainError;
+use smtl_trainer::{
+    CheckpointWriter, EpochRecord, RunStart, StepRecord, TrainError, TrainObserver,
+};
 
 fn io_err(path: &Path) -> impl FnOnce(std::io::Error) -> TrainError + '_ {
     move |source| TrainError::Io {
@@ -88,6 +91,83 @@ impl MetricsLog {
         })?;
         self.writer.write_all(b"\n").map_err(io_err(path))?;
         self.writer.flush().map_err(io_err(path))
+    }
+}
+
+/// Writes each record to `metrics.jsonl` as `{"kind": "step", ...}` or
+/// `{"kind": "epoch", ...}`; a resumed run appends to the file.
+pub struct RunLog {
+    path: PathBuf,
+    log: Option<MetricsLog>,
+}
+
+impl RunLog {
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        Self {
+            path: path.into(),
+            log: None,
+        }
+    }
+
+    fn write(&mut self, kind: &str, record: impl serde::Serialize) -> Result<(), TrainError> {
+        let mut value = serde_json::to_value(record).expect("records serialize");
+        if let Value::Object(map) = &mut value {
+            map.insert("kind".into(), Value::from(kind));
+        }
+        match self.log.as_mut() {
+            Some(log) => log.write(&value),
+            None => Err(TrainError::InvalidConfig(
+                "the metrics log was written before the run started".into(),
+            )),
+        }
+    }
+}
+
+impl TrainObserver for RunLog {
+    fn on_start(&mut self, run: &RunStart) -> Result<(), TrainError> {
+        self.log = Some(MetricsLog::open(&self.path, run.completed_steps > 0)?);
+        Ok(())
+    }
+
+    fn on_step(
+        &mut self,
+        step: &StepRecord,
+        _run: &dyn CheckpointWriter,
+    ) -> Result<(), TrainError> {
+        self.write("step", step)
+    }
+
+    fn on_epoch(
+        &mut self,
+        epoch: &EpochRecord,
+        _run: &dyn CheckpointWriter,
+    ) -> Result<(), TrainError> {
+        self.write("epoch", epoch)
+    }
+}
+
+/// Redraws `curves.png` from `metrics.jsonl` after every epoch. Curves are a
+/// convenience: a plotting failure is reported on stderr, never stops a run.
+pub struct Curves {
+    pub log: PathBuf,
+    pub png: PathBuf,
+}
+
+impl TrainObserver for Curves {
+    fn on_epoch(
+        &mut self,
+        _epoch: &EpochRecord,
+        _run: &dyn CheckpointWriter,
+    ) -> Result<(), TrainError> {
+        let drawn = read_jsonl(&self.log)
+            .map_err(anyhow::Error::from)
+            .and_then(|records| {
+                crate::plot::plot_curves(&records, &self.png).map_err(anyhow::Error::from)
+            });
+        if let Err(e) = drawn {
+            eprintln!("warning: {} not drawn: {e:#}", self.png.display());
+        }
+        Ok(())
     }
 }
 

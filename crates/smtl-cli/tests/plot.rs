@@ -1,7 +1,7 @@
 //! plot_curves renders a PNG of the expected size from synthetic records.
 
 use serde_json::{json, Value};
-use smtl_trainer::plot::{plot_curves, PLOT_HEIGHT, PLOT_WIDTH};
+use smtl_cli::plot::{plot_curves, PLOT_HEIGHT, PLOT_WIDTH};
 
 fn png_dimensions(bytes: &[u8]) -> (u32, u32) {
     assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "not a PNG");

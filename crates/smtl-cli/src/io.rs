@@ -18,13 +18,13 @@ use serde::Serialize;
 /// Errors of the streaming readers and writers.
 #[derive(Debug, thiserror::Error)]
 pub enum EmbedIoError {
-    #[error("cannot read {path}: {source}")]
+    #[error("cannot read {path}")]
     Read {
         path: PathBuf,
         #[source]
         source: io::Error,
     },
-    #[error("{path}, line {line}: not valid UTF-8: {source}")]
+    #[error("{path}, line {line}: not valid UTF-8")]
     NotUtf8 {
         path: PathBuf,
         /// 1-based line number.
@@ -32,7 +32,7 @@ pub enum EmbedIoError {
         #[source]
         source: std::str::Utf8Error,
     },
-    #[error("cannot write {path}: {source}")]
+    #[error("cannot write {path}")]
     Write {
         path: PathBuf,
         #[source]

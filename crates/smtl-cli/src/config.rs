@@ -1,0 +1,546 @@
+//! The run config of `smtl train` (TOML). Every table refuses unknown keys;
+//! every error names the config file, the key and, where the TOML parser
+//! or a span gives it, the line.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+use smtl_trainer::{FreezeRule, LossWeighting, SamplingStrategy, TrainConfig};
+use toml::Spanned;
+
+/// A config that cannot be used, with where it went wrong.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config {path}")]
+    Read {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The TOML parser's message names the line, the column and the key.
+    #[error("{path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("{path}:{line}: {key}: {message}")]
+    Invalid {
+        path: PathBuf,
+        line: usize,
+        key: String,
+        message: String,
+    },
+}
+
+/// What a task predicts; names as in configs and `tasks.json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TaskKindName {
+    SentenceClassification,
+    TokenClassification,
+}
+
+impl TaskKindName {
+    pub const ALL: [&'static str; 2] = ["sentence-classification", "token-classification"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::SentenceClassification => Self::ALL[0],
+            Self::TokenClassification => Self::ALL[1],
+        }
+    }
+
+    /// The formats this kind reads.
+    pub fn formats(self) -> &'static [DataFormat] {
+        match self {
+            Self::SentenceClassification => &[
+                DataFormat::Tsv,
+                DataFormat::Jsonl,
+                DataFormat::Trec,
+                DataFormat::Hutto,
+            ],
+            Self::TokenClassification => &[DataFormat::Conll],
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for TaskKindName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        match s.as_str() {
+            "sentence-classification" => Ok(Self::SentenceClassification),
+            "token-classification" => Ok(Self::TokenClassification),
+            other => Err(serde::de::Error::custom(format!(
+                "unknown task kind {other:?}: expected one of {}",
+                Self::ALL.join(", ")
+            ))),
+        }
+    }
+}
+
+/// A labelled-data file format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataFormat {
+    /// `text<TAB>label` per line (`.tsv`, `.txt`).
+    Tsv,
+    /// `{"text": ..., "label": ...}` per line (`.jsonl`).
+    Jsonl,
+    /// One token per line, the tag last, blank lines between sentences
+    /// (`.conll`, `.bio`, `.iob`).
+    Conll,
+    /// TREC question classification, `COARSE:fine question` (the last
+    /// 5452 lines: TREC's train_5500).
+    Trec,
+    /// The hutto/VADER `*_GroundTruth.txt` sentiment files
+    /// (`id<TAB>score<TAB>text`, labelled positive/negative by sign).
+    Hutto,
+}
+
+impl DataFormat {
+    pub const ALL: [&'static str; 5] = ["tsv", "jsonl", "conll", "trec", "hutto"];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Tsv => "tsv",
+            Self::Jsonl => "jsonl",
+            Self::Conll => "conll",
+            Self::Trec => "trec",
+            Self::Hutto => "hutto",
+        }
+    }
+
+    /// The format a file's extension implies.
+    pub fn from_extension(path: &Path) -> Option<Self> {
+        let ext = path.extension()?.to_str()?.to_ascii_lowercase();
+        match ext.as_str() {
+            "tsv" | "txt" => Some(Self::Tsv),
+            "jsonl" => Some(Self::Jsonl),
+            "conll" | "bio" | "iob" => Some(Self::Conll),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for DataFormat {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+impl std::str::FromStr for DataFormat {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "tsv" => Ok(Self::Tsv),
+            "jsonl" => Ok(Self::Jsonl),
+            "conll" => Ok(Self::Conll),
+            "trec" => Ok(Self::Trec),
+            "hutto" => Ok(Self::Hutto),
+            other => Err(format!(
+                "unknown data format {other:?}: expected one of {}",
+                Self::ALL.join(", ")
+            )),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for DataFormat {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        String::deserialize(d)?
+            .parse()
+            .map_err(serde::de::Error::custom)
+    }
+}
+
+/// `[optimizer]`: every key optional, defaults as [`TrainConfig::default`].
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OptimizerConfig {
+    pub backbone_lr: Option<f64>,
+    pub head_lr: Option<f64>,
+    /// AdamW's decoupled weight decay, for the encoder and the heads.
+    pub weight_decay: Option<f64>,
+    pub warmup_ratio: Option<f64>,
+    /// Global gradient-norm clip (0 switches clipping off).
+    pub max_grad_norm: Option<f64>,
+    /// 1.0 = one rate for every layer.
+    pub layerwise_lr_decay: Option<f64>,
+    /// Batches whose gradients are summed before each step.
+    pub grad_accumulation: Option<usize>,
+}
+
+/// One `[[tasks]]` table.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TaskConfig {
+    pub name: Spanned<String>,
+    pub kind: Spanned<TaskKindName>,
+    pub train: Spanned<PathBuf>,
+    pub dev: Option<Spanned<PathBuf>>,
+    pub test: Option<Spanned<PathBuf>>,
+    pub format: Option<Spanned<DataFormat>>,
+    /// This task's head learning rate (default: `[optimizer] head_lr`).
+    pub head_lr: Option<f64>,
+    /// This task's hidden head width (default: the top-level `head_hidden`).
+    pub head_hidden: Option<i64>,
+}
+
+fn default_device() -> String {
+    "auto".into()
+}
+
+/// The whole run config, as written.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawRunConfig {
+    /// A sentence-transformers directory, or a checkpoint to continue from.
+    pub model: Spanned<PathBuf>,
+    #[serde(default = "default_device")]
+    pub device: String,
+    pub seed: Option<u64>,
+    pub epochs: Option<usize>,
+    pub batch_size: Option<usize>,
+    pub sampling: Option<SamplingStrategy>,
+    pub loss_weighting: Option<LossWeighting>,
+    #[serde(default)]
+    pub freeze: Vec<FreezeRule>,
+    /// 0 = linear heads; > 0 = one hidden layer of that width.
+    #[serde(default)]
+    pub head_hidden: i64,
+    /// ULMFiT-style: the top layers train first, the whole encoder last.
+    #[serde(default)]
+    pub gradual_unfreezing: bool,
+    /// Stop after this many optimizer steps (smoke runs; 0 = no limit).
+    #[serde(default)]
+    pub max_steps: usize,
+    /// Also write `last/` every this many batches (0 = at epoch ends).
+    #[serde(default)]
+    pub checkpoint_every_steps: usize,
+    #[serde(default)]
+    pub optimizer: OptimizerConfig,
+    pub tasks: Vec<TaskConfig>,
+}
+
+/// A task of a checked config: paths resolved, format known.
+#[derive(Debug, Clone)]
+pub struct TaskPlan {
+    pub name: String,
+    pub kind: TaskKindName,
+    pub format: DataFormat,
+    pub train: PathBuf,
+    pub dev: Option<PathBuf>,
+    pub test: Option<PathBuf>,
+    pub head_lr: Option<f64>,
+    /// `None`: a linear head.
+    pub head_hidden: Option<i64>,
+}
+
+/// A checked run config.
+#[derive(Debug, Clone)]
+pub struct RunConfig {
+    pub path: PathBuf,
+    pub model: PathBuf,
+    pub device: String,
+    pub train: TrainConfig,
+    pub checkpoint_every_steps: usize,
+    pub tasks: Vec<TaskPlan>,
+}
+
+/// 1-based line of byte offset `at` in `text`.
+fn line_of(text: &str, at: usize) -> usize {
+    text[..at.min(text.len())].matches('\n').count() + 1
+}
+
+impl RunConfig {
+    /// Reads and checks `path`: TOML shape and types, then values (paths
+    /// that exist, formats that fit the kind, unique task names).
+    pub fn load(path: &Path) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// As [`Self::load`], from the text of the file at `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Self, ConfigError> {
+        let raw: RawRunConfig = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        let base = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(Path::new("."));
+        let invalid =
+            |span: std::ops::Range<usize>, key: String, message: String| ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: line_of(text, span.start),
+                key,
+                message,
+            };
+        let resolve = |p: &Spanned<PathBuf>, key: String, dir: bool| {
+            let full = base.join(p.get_ref());
+            let exists = if dir { full.is_dir() } else { full.is_file() };
+            if exists {
+                Ok(full)
+            } else {
+                Err(invalid(
+                    p.span(),
+                    key,
+                    format!(
+                        "{} {} does not exist (paths are relative to the config's folder)",
+                        if dir { "directory" } else { "file" },
+                        full.display()
+                    ),
+                ))
+            }
+        };
+        let model = resolve(&raw.model, "model".into(), true)?;
+        if raw.tasks.is_empty() {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: 1,
+                key: "tasks".into(),
+                message: "no [[tasks]] table: a run needs at least one task".into(),
+            });
+        }
+        if raw.head_hidden < 0 {
+            return Err(ConfigError::Invalid {
+                path: path.to_path_buf(),
+                line: 1,
+                key: "head_hidden".into(),
+                message: format!(
+                    "must be 0 (linear heads) or positive, got {}",
+                    raw.head_hidden
+                ),
+            });
+        }
+        let mut names = BTreeSet::new();
+        let mut tasks = Vec::with_capacity(raw.tasks.len());
+        for (i, t) in raw.tasks.iter().enumerate() {
+            let key = |k: &str| format!("tasks[{i}].{k}");
+            let name = t.name.get_ref().clone();
+            if name.is_empty() || name.contains(['.', '/', ':']) {
+                return Err(invalid(
+                    t.name.span(),
+                    key("name"),
+                    format!("task name {name:?} must be non-empty without '.', '/' or ':'"),
+                ));
+            }
+            if !names.insert(name.clone()) {
+                return Err(invalid(
+                    t.name.span(),
+                    key("name"),
+                    format!("duplicate task name {name:?}"),
+                ));
+            }
+            let kind = *t.kind.get_ref();
+            let train = resolve(&t.train, key("train"), false)?;
+            let dev = t
+                .dev
+                .as_ref()
+                .map(|p| resolve(p, key("dev"), false))
+                .transpose()?;
+            let test = t
+                .test
+                .as_ref()
+                .map(|p| resolve(p, key("test"), false))
+                .transpose()?;
+            let format = match &t.format {
+                Some(f) => {
+                    if !kind.formats().contains(f.get_ref()) {
+                        return Err(invalid(
+                            f.span(),
+                            key("format"),
+                            format!(
+                                "a {} task reads {}, not {}",
+                                kind.name(),
+                                kind.formats()
+                                    .iter()
+                                    .map(|f| f.name())
+                                    .collect::<Vec<_>>()
+                                    .join(", "),
+                                f.get_ref()
+                            ),
+                        ));
+                    }
+                    *f.get_ref()
+                }
+                None => match DataFormat::from_extension(&train)
+                    .filter(|f| kind.formats().contains(f))
+                {
+                    Some(f) => f,
+                    None => {
+                        return Err(invalid(
+                            t.train.span(),
+                            key("format"),
+                            format!(
+                            "cannot infer the format of {} for a {} task: set format = one of {}",
+                            train.display(),
+                            kind.name(),
+                            kind.formats()
+                                .iter()
+                                .map(|f| format!("{f:?}").to_lowercase())
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                        ))
+                    }
+                },
+            };
+            let head_hidden = match t.head_hidden.unwrap_or(raw.head_hidden) {
+                0 => None,
+                h if h > 0 => Some(h),
+                h => {
+                    return Err(invalid(
+                        t.name.span(),
+                        key("head_hidden"),
+                        format!("must be 0 (linear head) or positive, got {h}"),
+                    ))
+                }
+            };
+            tasks.push(TaskPlan {
+                name,
+                kind,
+                format,
+                train,
+                dev,
+                test,
+                head_lr: t.head_lr,
+                head_hidden,
+            });
+        }
+
+        let defaults = TrainConfig::default();
+        let o = &raw.optimizer;
+        let mut train = TrainConfig {
+            epochs: raw.epochs.unwrap_or(defaults.epochs),
+            batch_size: raw.batch_size.unwrap_or(defaults.batch_size),
+            seed: raw.seed.unwrap_or(defaults.seed),
+            backbone_lr: o.backbone_lr.unwrap_or(defaults.backbone_lr),
+            backbone_weight_decay: o.weight_decay.unwrap_or(defaults.backbone_weight_decay),
+            head_lr: o.head_lr.unwrap_or(defaults.head_lr),
+            head_weight_decay: o.weight_decay.unwrap_or(defaults.head_weight_decay),
+            layerwise_lr_decay: o.layerwise_lr_decay.filter(|&d| d != 1.0),
+            warmup_ratio: o.warmup_ratio.unwrap_or(defaults.warmup_ratio),
+            max_grad_norm: o.max_grad_norm.unwrap_or(defaults.max_grad_norm),
+            grad_accumulation: o.grad_accumulation.unwrap_or(defaults.grad_accumulation),
+            sampling: raw.sampling.clone().unwrap_or(defaults.sampling),
+            loss_weighting: raw
+                .loss_weighting
+                .clone()
+                .unwrap_or(defaults.loss_weighting),
+            freeze: raw.freeze.clone(),
+            gradual_unfreezing: raw.gradual_unfreezing,
+            max_steps: raw.max_steps,
+            ..defaults
+        };
+        for t in &tasks {
+            if let Some(lr) = t.head_lr {
+                train.head_lr_overrides.insert(t.name.clone(), lr);
+            }
+        }
+        if let LossWeighting::Fixed(weights) = &train.loss_weighting {
+            if let Some(unknown) = weights.keys().find(|k| !names.contains(*k)) {
+                return Err(ConfigError::Invalid {
+                    path: path.to_path_buf(),
+                    line: 1,
+                    key: "loss_weighting".into(),
+                    message: format!("weights task {unknown:?}, which no [[tasks]] table names"),
+                });
+            }
+        }
+        train.validate().map_err(|e| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            line: 1,
+            key: "(run)".into(),
+            message: e.to_string(),
+        })?;
+        Ok(Self {
+            path: path.to_path_buf(),
+            model,
+            device: raw.device,
+            train,
+            checkpoint_every_steps: raw.checkpoint_every_steps,
+            tasks,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<RunConfig, ConfigError> {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("m")).unwrap();
+        std::fs::write(dir.path().join("a.tsv"), "x\ty\n").unwrap();
+        std::fs::write(dir.path().join("b.conll"), "x\tO\n").unwrap();
+        RunConfig::parse(&dir.path().join("run.toml"), text)
+    }
+
+    const GOOD: &str = r#"
+model = "m"
+seed = 3
+freeze = ["bottom:2", "head:ner"]
+sampling = "temperature:2"
+loss_weighting = "fixed:topic=1,ner=2"
+[optimizer]
+head_lr = 0.01
+[[tasks]]
+name = "topic"
+kind = "sentence-classification"
+train = "a.tsv"
+head_lr = 0.02
+[[tasks]]
+name = "ner"
+kind = "token-classification"
+train = "b.conll"
+"#;
+
+    #[test]
+    fn reads_the_documented_schema() {
+        let c = parse(GOOD).unwrap();
+        assert_eq!(c.train.seed, 3);
+        assert_eq!(c.train.freeze.len(), 2);
+        assert_eq!(c.train.sampling, SamplingStrategy::Temperature(2.0));
+        assert_eq!(c.train.head_lr, 0.01);
+        assert_eq!(c.train.head_lr_overrides["topic"], 0.02);
+        assert_eq!(c.tasks[0].format, DataFormat::Tsv);
+        assert_eq!(c.tasks[1].format, DataFormat::Conll);
+        assert!(c.tasks[0].head_hidden.is_none());
+    }
+
+    fn err(text: &str) -> String {
+        parse(text).unwrap_err().to_string()
+    }
+
+    #[test]
+    fn mistakes_name_the_file_the_key_and_the_line() {
+        let e = err(&GOOD.replace("seed = 3", "seed = 3\nsede = 4"));
+        assert!(
+            e.contains("run.toml") && e.contains("sede") && e.contains("line 4"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("bottom:2", "botom:2"));
+        assert!(e.contains("botom:2"), "{e}");
+        let e = err(&GOOD.replace("seed = 3", "seed = \"three\""));
+        assert!(e.contains("seed") || e.contains("line 3"), "{e}");
+        let e = err(&GOOD.replace("kind = \"token-classification\"", "kind = \"ner\""));
+        assert!(e.contains("unknown task kind"), "{e}");
+        let e = err(&GOOD.replace("train = \"b.conll\"", "train = \"nope.conll\""));
+        assert!(
+            e.contains("tasks[1].train") && e.contains("nope.conll") && e.contains(":17:"),
+            "{e}"
+        );
+        let e = err(&GOOD.replace("name = \"ner\"", "name = \"topic\""));
+        assert!(e.contains("duplicate task name"), "{e}");
+        let e = err(&GOOD.replace("train = \"a.tsv\"\n", ""));
+        assert!(e.contains("missing field `train`"), "{e}");
+        let e = err(&GOOD.replace("train = \"a.tsv\"", "train = \"a.tsv\"\nformat = \"conll\""));
+        assert!(e.contains("tasks[0].format"), "{e}");
+        let e = err(&GOOD.replace("head_lr = 0.01", "head_lr = 0.01\nlr = 1"));
+        assert!(e.contains("unknown field `lr`"), "{e}");
+        let e = err(&GOOD.replace("ner=2", "nre=2"));
+        assert!(e.contains("loss_weighting") && e.contains("nre"), "{e}");
+    }
+}

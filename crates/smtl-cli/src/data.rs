@@ -1,0 +1,266 @@
+//! Reading a task's labelled files into trainer tasks: format dispatch,
+//! carving missing dev/test splits from train, labels checked against the
+//! training split with the file named.
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use smtl_data::{
+    read_conll, read_sentence_jsonl, read_sentence_tsv, read_sentiment_ground_truth, read_trec,
+    BioTag, HasIndex, SentenceExample, Split, Splits, TokenExample,
+};
+use smtl_heads::{Example, TaskKind};
+use smtl_trainer::{sentence_task, token_task, PreparedTask};
+
+use crate::config::{DataFormat, TaskKindName, TaskPlan};
+
+/// Labelled examples of one file, as the kind reads them.
+pub enum Labelled {
+    Sentences(Vec<SentenceExample>),
+    Tokens(Vec<TokenExample>),
+}
+
+/// Reads `path` as `format`.
+pub fn read(path: &Path, format: DataFormat) -> Result<Labelled> {
+    Ok(match format {
+        DataFormat::Tsv => Labelled::Sentences(read_sentence_tsv(path)?),
+        DataFormat::Jsonl => Labelled::Sentences(read_sentence_jsonl(path)?),
+        DataFormat::Trec => Labelled::Sentences(read_trec(path)?),
+        DataFormat::Hutto => Labelled::Sentences(read_sentiment_ground_truth(path)?),
+        DataFormat::Conll => Labelled::Tokens(read_conll(path)?),
+    })
+}
+
+/// The format of a data file: `--format` when given, else its extension.
+pub fn format_for(path: &Path, given: Option<&str>, kind: TaskKind) -> Result<DataFormat> {
+    let kind = kind_name(kind);
+    let format = match given {
+        Some(f) => f.parse::<DataFormat>().map_err(anyhow::Error::msg)?,
+        None => DataFormat::from_extension(path).with_context(|| {
+            format!(
+                "cannot infer the format of {} from its extension: pass --format",
+                path.display()
+            )
+        })?,
+    };
+    if !kind.formats().contains(&format) {
+        bail!(
+            "a {} task reads {}, not {format}",
+            kind.name(),
+            kind.formats()
+                .iter()
+                .map(|f| f.name())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    Ok(format)
+}
+
+pub fn kind_name(kind: TaskKind) -> TaskKindName {
+    match kind {
+        TaskKind::SentenceClassification => TaskKindName::SentenceClassification,
+        TaskKind::TokenClassification => TaskKindName::TokenClassification,
+    }
+}
+
+/// A task's data: train/dev/test, where each split came from, which splits
+/// were carved out of the training file.
+pub struct TaskFiles {
+    pub prepared: PreparedTask,
+    /// Splits taken from the training file by example index.
+    pub carved: Vec<&'static str>,
+    /// The file the test examples (and their `index`) come from.
+    pub test_file: PathBuf,
+}
+
+fn carve<T: HasIndex>(
+    train: Vec<T>,
+    dev: Option<Vec<T>>,
+    test: Option<Vec<T>>,
+) -> (Splits<T>, Vec<&'static str>) {
+    let mut carved = Vec::new();
+    if dev.is_none() {
+        carved.push("dev");
+    }
+    if test.is_none() {
+        carved.push("test");
+    }
+    let mut splits = Splits {
+        train: Vec::new(),
+        dev: dev.unwrap_or_default(),
+        test: test.unwrap_or_default(),
+    };
+    for e in train {
+        match Split::of(e.index()) {
+            Split::Dev if carved.contains(&"dev") => splits.dev.push(e),
+            Split::Test if carved.contains(&"test") => splits.test.push(e),
+            _ => splits.train.push(e),
+        }
+    }
+    (splits, carved)
+}
+
+fn sentences(l: Labelled, path: &Path) -> Result<Vec<SentenceExample>> {
+    match l {
+        Labelled::Sentences(s) => Ok(s),
+        Labelled::Tokens(_) => bail!("{}: token data for a sentence task", path.display()),
+    }
+}
+
+fn tokens(l: Labelled, path: &Path) -> Result<Vec<TokenExample>> {
+    match l {
+        Labelled::Tokens(t) => Ok(t),
+        Labelled::Sentences(_) => bail!("{}: sentence data for a token task", path.display()),
+    }
+}
+
+/// Refuses a dev/test label that training never saw, naming the file.
+fn check_labels<'a>(
+    task: &str,
+    known: &BTreeSet<String>,
+    split: &str,
+    file: &Path,
+    labels: impl Iterator<Item = (usize, &'a str)>,
+) -> Result<()> {
+    for (index, label) in labels {
+        if !known.contains(label) {
+            bail!(
+                "{}: example {index} (0-based) of the {split} split has label {label:?}, which never \
+                 occurs in the training split of task {task:?} (labels seen: {})",
+                file.display(),
+                known.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Reads and prepares one task of a run config.
+pub fn load_task(plan: &TaskPlan) -> Result<TaskFiles> {
+    let read_split = |path: &Option<PathBuf>| -> Result<Option<Labelled>> {
+        path.as_ref().map(|p| read(p, plan.format)).transpose()
+    };
+    let train = read(&plan.train, plan.format)?;
+    let (dev, test) = (read_split(&plan.dev)?, read_split(&plan.test)?);
+    let dev_file = plan.dev.clone().unwrap_or_else(|| plan.train.clone());
+    let test_file = plan.test.clone().unwrap_or_else(|| plan.train.clone());
+    let (mut prepared, carved) = match plan.kind {
+        TaskKindName::SentenceClassification => {
+            let conv = |l: Option<Labelled>, p: &Option<PathBuf>| {
+                l.map(|l| sentences(l, p.as_deref().unwrap_or(&plan.train)))
+                    .transpose()
+            };
+            let (splits, carved) = carve(
+                sentences(train, &plan.train)?,
+                conv(dev, &plan.dev)?,
+                conv(test, &plan.test)?,
+            );
+            if splits.train.is_empty() {
+                bail!(
+                    "task {:?}: no training examples in {}",
+                    plan.name,
+                    plan.train.display()
+                );
+            }
+            let known: BTreeSet<String> = splits.train.iter().map(|e| e.label.clone()).collect();
+            fn labels(xs: &[SentenceExample]) -> impl Iterator<Item = (usize, &str)> {
+                xs.iter().map(|e| (e.index, e.label.as_str()))
+            }
+            check_labels(&plan.name, &known, "dev", &dev_file, labels(&splits.dev))?;
+            check_labels(&plan.name, &known, "test", &test_file, labels(&splits.test))?;
+            (sentence_task(&plan.name, splits)?, carved)
+        }
+        TaskKindName::TokenClassification => {
+            let conv = |l: Option<Labelled>, p: &Option<PathBuf>| {
+                l.map(|l| tokens(l, p.as_deref().unwrap_or(&plan.train)))
+                    .transpose()
+            };
+            let (splits, carved) = carve(
+                tokens(train, &plan.train)?,
+                conv(dev, &plan.dev)?,
+                conv(test, &plan.test)?,
+            );
+            if splits.train.is_empty() {
+                bail!(
+                    "task {:?}: no training sentences in {}",
+                    plan.name,
+                    plan.train.display()
+                );
+            }
+            let types = smtl_data::entity_types(&splits.train);
+            let mut known: BTreeSet<String> = BTreeSet::from(["O".to_string()]);
+            for t in &types {
+                known.insert(format!("B-{t}"));
+                known.insert(format!("I-{t}"));
+            }
+            fn tags(xs: &[TokenExample]) -> impl Iterator<Item = (usize, &str)> {
+                xs.iter()
+                    .flat_map(|e| e.tags.iter().map(move |t| (e.index, t.as_str())))
+                    .filter(|(_, t)| BioTag::parse(t).is_some())
+            }
+            check_labels(&plan.name, &known, "dev", &dev_file, tags(&splits.dev))?;
+            check_labels(&plan.name, &known, "test", &test_file, tags(&splits.test))?;
+            (token_task(&plan.name, splits)?, carved)
+        }
+    };
+    prepared.head.hidden = plan.head_hidden;
+    Ok(TaskFiles {
+        prepared,
+        carved,
+        test_file,
+    })
+}
+
+/// Converts labelled examples of a file to model examples with the label
+/// ids of a trained task; a label the task does not know names the file.
+pub fn to_examples(
+    labelled: Labelled,
+    kind: TaskKind,
+    labels: &[String],
+    task: &str,
+    file: &Path,
+) -> Result<Vec<Example>> {
+    let known: BTreeSet<String> = labels.iter().cloned().collect();
+    let id = |l: &str| labels.iter().position(|x| x == l).expect("checked");
+    match (kind, labelled) {
+        (TaskKind::SentenceClassification, Labelled::Sentences(xs)) => {
+            check_labels(
+                task,
+                &known,
+                "evaluation",
+                file,
+                xs.iter().map(|e| (e.index, e.label.as_str())),
+            )?;
+            Ok(xs
+                .into_iter()
+                .map(|e| Example::Sentence {
+                    label: Some(id(&e.label)),
+                    text: e.text,
+                })
+                .collect())
+        }
+        (TaskKind::TokenClassification, Labelled::Tokens(xs)) => {
+            check_labels(
+                task,
+                &known,
+                "evaluation",
+                file,
+                xs.iter()
+                    .flat_map(|e| e.tags.iter().map(move |t| (e.index, t.as_str()))),
+            )?;
+            Ok(xs
+                .into_iter()
+                .map(|e| Example::Words {
+                    tags: Some(e.tags.iter().map(|t| id(t)).collect()),
+                    words: e.tokens,
+                })
+                .collect())
+        }
+        _ => bail!(
+            "{}: data of the wrong kind for task {task:?}",
+            file.display()
+        ),
+    }
+}

@@ -1,0 +1,68 @@
+//! The `smtl` command and the application code of sentence-mtl: files
+//! (streaming `.npy`/JSONL writers, atomic outputs), run configs, plots,
+//! progress bars, signal handling and reports. The library crates hold none
+//! of it; the examples call these functions too.
+
+pub mod commands;
+pub mod config;
+pub mod data;
+pub mod io;
+pub mod metrics_log;
+pub mod plot;
+pub mod progress;
+pub mod signals;
+
+use clap::{Parser, Subcommand};
+
+/// `smtl`: sentence embeddings and multi-task learning on libtorch.
+#[derive(Parser, Debug)]
+#[command(name = "smtl", version, about, long_about = None)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Embed a file of sentences (one per line) into .npy or .jsonl.
+    Embed(commands::embed::EmbedArgs),
+    /// Multi-task training from a run config (TOML).
+    Train(commands::train::TrainArgs),
+    /// Predict with a trained checkpoint's task head, one input per line.
+    Predict(commands::predict::PredictArgs),
+    /// Score a labelled file; prints one JSON object of metrics on stdout.
+    Eval(commands::eval::EvalArgs),
+    /// Describe a model or checkpoint directory.
+    Info(commands::info::InfoArgs),
+}
+
+/// Runs one parsed command line.
+pub fn run(cli: &Cli) -> anyhow::Result<()> {
+    match &cli.command {
+        Command::Embed(a) => commands::embed::run(a),
+        Command::Train(a) => commands::train::run(a),
+        Command::Predict(a) => commands::predict::run(a),
+        Command::Eval(a) => commands::eval::run(a),
+        Command::Info(a) => commands::info::run(a),
+    }
+}
+
+/// Which backends the libtorch in use has, and what `auto` picks.
+pub fn backends() -> serde_json::Value {
+    let cuda = tch::Cuda::is_available();
+    let devices = if cuda { tch::Cuda::device_count() } else { 0 };
+    let auto = smtl_backbone::DeviceSpec::Auto
+        .resolve()
+        .map(commands::embed::device_name)
+        .unwrap_or_else(|e| e.to_string());
+    serde_json::json!({
+        "cpu": true,
+        "cuda": cuda,
+        "cuda_devices": devices,
+        "auto": auto,
+        "summary": format!(
+            "cpu{}; auto picks {auto}",
+            if cuda { format!(", cuda ({devices} device(s))") } else { ", no CUDA device".to_string() }
+        ),
+    })
+}
