@@ -124,11 +124,24 @@ fn check_labels<'a>(
     file: &Path,
     labels: impl Iterator<Item = (usize, &'a str)>,
 ) -> Result<()> {
+    let source = format!("the training split of task {task:?}");
+    check_known(&source, known, split, file, labels)
+}
+
+/// Refuses a label outside `known` (the labels of `source`), naming the
+/// file and the example.
+fn check_known<'a>(
+    source: &str,
+    known: &BTreeSet<String>,
+    split: &str,
+    file: &Path,
+    labels: impl Iterator<Item = (usize, &'a str)>,
+) -> Result<()> {
     for (index, label) in labels {
         if !known.contains(label) {
             bail!(
-                "{}: example {index} (0-based) of the {split} split has label {label:?}, which never \
-                 occurs in the training split of task {task:?} (labels seen: {})",
+                "{}: example {index} (0-based) of the {split} data has label {label:?}, which never \
+                 occurs in {source} (its labels: {})",
                 file.display(),
                 known.iter().cloned().collect::<Vec<_>>().join(", ")
             );
@@ -226,8 +239,8 @@ pub fn to_examples(
     let id = |l: &str| labels.iter().position(|x| x == l).expect("checked");
     match (kind, labelled) {
         (TaskKind::SentenceClassification, Labelled::Sentences(xs)) => {
-            check_labels(
-                task,
+            check_known(
+                &format!("the checkpoint's task {task:?}"),
                 &known,
                 "evaluation",
                 file,
@@ -242,8 +255,8 @@ pub fn to_examples(
                 .collect())
         }
         (TaskKind::TokenClassification, Labelled::Tokens(xs)) => {
-            check_labels(
-                task,
+            check_known(
+                &format!("the checkpoint's task {task:?}"),
                 &known,
                 "evaluation",
                 file,
