@@ -22,10 +22,9 @@ use common::{BoxError, ModelDataDevice, TASK_A, TASK_B};
 use rand::seq::SliceRandom;
 use rand::SeedableRng;
 use rand_chacha::ChaCha8Rng;
-use sentence_mtl::heads::{Example, SharedEncoderModel};
-use sentence_mtl::trainer::cached::{train_cached, CachedHead, CachedTrainConfig, FeatureCache};
+use sentence_mtl::heads::{SharedEncoderModel, TaskMetrics};
 use sentence_mtl::trainer::{
-    evaluate, Checkpoints, PreparedTask, TaskData, TaskMetrics, TrainConfig, TrainObserver, Trainer,
+    evaluate, Checkpoints, PreparedTask, TaskData, TrainConfig, TrainObserver, Trainer,
 };
 use sentence_mtl::SentenceEncoder;
 use serde::Serialize;
@@ -93,19 +92,19 @@ impl Ctx {
 
     /// The pretrained encoder with both heads freshly initialised (seeded).
     fn fresh_model(&self) -> Result<SharedEncoderModel, BoxError> {
+        self.model_with_heads(None)
+    }
+
+    /// As [`Self::fresh_model`], heads with a hidden layer of `hidden`.
+    fn model_with_heads(&self, hidden: Option<i64>) -> Result<SharedEncoderModel, BoxError> {
         tch::manual_seed(self.args.seed as i64);
         let encoder = SentenceEncoder::from_dir(&self.args.common.model, self.device)?;
         let mut model = SharedEncoderModel::new(encoder);
-        model.add_task(
-            TASK_A,
-            self.trec.head.clone(),
-            self.trec.vocab.labels().to_vec(),
-        )?;
-        model.add_task(
-            TASK_B,
-            self.wnut.head.clone(),
-            self.wnut.vocab.labels().to_vec(),
-        )?;
+        for task in [&self.trec, &self.wnut] {
+            let mut head = task.head.clone();
+            head.hidden = hidden;
+            model.add_task(&task.data.name, head, task.vocab.labels().to_vec())?;
+        }
         Ok(model)
     }
 
@@ -153,6 +152,7 @@ impl Ctx {
             state_bytes: trainer.optimizer().state_bytes(),
             seconds_per_epoch: mean(&summary.epoch_train_seconds),
             epochs: summary.epoch_train_seconds.len(),
+            cache_seconds: summary.cache_seconds,
         };
         drop(trainer);
         let best = SharedEncoderModel::load(&out.join("best"), self.device)?;
@@ -208,6 +208,7 @@ struct Trained {
     state_bytes: i64,
     seconds_per_epoch: f64,
     epochs: usize,
+    cache_seconds: Option<f64>,
 }
 
 fn macro_f1(m: &TaskMetrics) -> f64 {
@@ -341,23 +342,8 @@ fn frozen_all(ctx: &mut Ctx) -> Result<(), BoxError> {
     Ok(())
 }
 
-/// Items per cached step for a task: the reference's 32 sentences, or as
-/// many words as 32 training sentences hold on average.
-fn cached_batch(task: &PreparedTask) -> usize {
-    let words: usize = task
-        .data
-        .train
-        .iter()
-        .map(|e| match e {
-            Example::Words { words, .. } => words.len(),
-            Example::Sentence { .. } => 1,
-        })
-        .sum();
-    (32 * words).div_ceil(task.data.train.len().max(1))
-}
-
 /// Backbone frozen: heads train. The plain path runs the frozen encoder at
-/// every step; the cached path runs it once.
+/// every step; `cache_features` runs it once.
 fn frozen_backbone(ctx: &mut Ctx) -> Result<(), BoxError> {
     let model = ctx.fresh_model()?;
     let (best, t) = ctx.train(
@@ -375,102 +361,45 @@ fn frozen_backbone(ctx: &mut Ctx) -> Result<(), BoxError> {
     )?;
     ctx.record(row)?;
 
-    // The cache: every layer's features of every split, built once.
-    let model = ctx.fresh_model()?;
-    let all_layers: Vec<usize> =
-        (0..=model.encoder().backbone().config().num_hidden_layers as usize).collect();
-    let last = *all_layers.last().expect("layers");
-    let mut caches = Vec::new();
-    let mut cache_seconds = 0.0;
-    for task in [&ctx.trec, &ctx.wnut] {
-        let build = |xs: &[Example]| FeatureCache::build(&model, &task.data.name, xs, &all_layers);
-        let (tr, dv, te) = (
-            build(&task.data.train)?,
-            build(&task.data.dev)?,
-            build(&task.test)?,
-        );
-        cache_seconds += tr.seconds + dv.seconds + te.seconds;
-        eprintln!(
-            "cache {}: {} train items, {:.0} MiB, {:.1} s",
-            task.data.name,
-            tr.len(),
-            (tr.bytes() + dv.bytes() + te.bytes()) as f64 / (1 << 20) as f64,
-            tr.seconds + dv.seconds + te.seconds
-        );
-        let meta = (
-            task.head.clone(),
-            task.vocab.labels().to_vec(),
-            cached_batch(task),
-        );
-        caches.push((meta, tr, dv, te));
-    }
-    let variants: [(&str, usize, Option<i64>, bool); 4] = [
-        ("cached, linear heads", ctx.args.epochs, None, false),
+    // The same regime over the feature cache: the encoder runs once, every
+    // later step reads its features (`cache_features`), so long runs and
+    // MLP heads are cheap. Same trainer, same batches, same evaluation.
+    let variants: [(&str, &str, usize, Option<i64>); 3] = [
         (
+            "cached_linear",
+            "cached, linear heads",
+            ctx.args.epochs,
+            None,
+        ),
+        (
+            "cached_linear_long",
             "cached, linear heads, long",
             ctx.args.cached_epochs,
             None,
-            false,
         ),
         (
+            "cached_mlp_long",
             "cached, MLP heads, long",
             ctx.args.cached_epochs,
             Some(384),
-            false,
-        ),
-        (
-            "cached, MLP heads + layer mix, long",
-            ctx.args.cached_epochs,
-            Some(384),
-            true,
         ),
     ];
-    for (regime, epochs, hidden, mix) in variants {
-        tch::manual_seed(ctx.args.seed as i64);
-        let mut scores = Vec::new();
-        let (mut seconds, mut trainable, mut state) = (0.0, 0, 0);
-        let layers: Vec<usize> = if mix { all_layers.clone() } else { vec![last] };
-        for ((head, labels, batch_size), tr, dv, te) in &caches {
-            let (tr, dv, te) = (
-                tr.keep_layers(&layers)?,
-                dv.keep_layers(&layers)?,
-                te.keep_layers(&layers)?,
-            );
-            let mut head_config = head.clone();
-            head_config.hidden = hidden;
-            let mut head = CachedHead::new(&tr, head_config, ctx.device)?;
-            let config = CachedTrainConfig {
-                epochs,
-                batch_size: *batch_size,
-                lr: 1e-3,
-                weight_decay: 0.01,
-                warmup_ratio: 0.1,
-                seed: ctx.args.seed,
-            };
-            let fit = train_cached(&mut head, &tr, &dv, labels, &config)?;
-            seconds += fit.train_seconds;
-            trainable += fit.trainable_parameters;
-            state += fit.optimizer_state_bytes;
-            scores.push(head.evaluate(&te, labels)?);
-        }
-        let row = Row {
-            scenario: "frozen: backbone".into(),
-            regime: regime.into(),
-            trec_accuracy: scores[0].score,
-            trec_macro_f1: macro_f1(&scores[0].metrics),
-            wnut16_entity_f1: scores[1].score,
-            trec_accuracy_before: None,
-            trainable_parameters: trainable,
-            optimizer_state_bytes: state,
-            seconds_per_epoch: Some(seconds / epochs as f64),
+    for (dir, regime, epochs, hidden) in variants {
+        let model = ctx.model_with_heads(hidden)?;
+        let config = TrainConfig {
             epochs,
-            setup_seconds: Some(cache_seconds),
-            note: if mix {
-                format!("softmax mix of {} layers", layers.len())
-            } else {
-                String::new()
-            },
+            cache_features: true,
+            ..ctx.config(&["backbone"])
         };
+        let (best, t) = ctx.train(dir, model, ctx.both_tasks(), config)?;
+        let mut row = ctx.test_row(
+            "frozen: backbone",
+            regime,
+            &best,
+            Some(&t),
+            "features cached once",
+        )?;
+        row.setup_seconds = t.cache_seconds;
         ctx.record(row)?;
     }
     Ok(())

@@ -7,6 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
+use smtl_heads::TaskKind;
 use smtl_trainer::{FreezeRule, LossWeighting, SamplingStrategy, TrainConfig};
 use toml::Spanned;
 
@@ -31,48 +32,29 @@ pub enum ConfigError {
     },
 }
 
-/// What a task predicts; names as in configs and `tasks.json`.
+/// The formats a task kind reads.
+pub fn formats(kind: TaskKind) -> &'static [DataFormat] {
+    match kind {
+        TaskKind::SentenceClassification => &[
+            DataFormat::Tsv,
+            DataFormat::Jsonl,
+            DataFormat::Trec,
+            DataFormat::Hutto,
+        ],
+        TaskKind::TokenClassification => &[DataFormat::Conll],
+    }
+}
+
+/// A task kind as a config writes it (`kind = "token-classification"`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TaskKindName {
-    SentenceClassification,
-    TokenClassification,
-}
+pub struct KindName(pub TaskKind);
 
-impl TaskKindName {
-    pub const ALL: [&'static str; 2] = ["sentence-classification", "token-classification"];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            Self::SentenceClassification => Self::ALL[0],
-            Self::TokenClassification => Self::ALL[1],
-        }
-    }
-
-    /// The formats this kind reads.
-    pub fn formats(self) -> &'static [DataFormat] {
-        match self {
-            Self::SentenceClassification => &[
-                DataFormat::Tsv,
-                DataFormat::Jsonl,
-                DataFormat::Trec,
-                DataFormat::Hutto,
-            ],
-            Self::TokenClassification => &[DataFormat::Conll],
-        }
-    }
-}
-
-impl<'de> Deserialize<'de> for TaskKindName {
+impl<'de> Deserialize<'de> for KindName {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let s = String::deserialize(d)?;
-        match s.as_str() {
-            "sentence-classification" => Ok(Self::SentenceClassification),
-            "token-classification" => Ok(Self::TokenClassification),
-            other => Err(serde::de::Error::custom(format!(
-                "unknown task kind {other:?}: expected one of {}",
-                Self::ALL.join(", ")
-            ))),
-        }
+        String::deserialize(d)?
+            .parse()
+            .map(KindName)
+            .map_err(serde::de::Error::custom)
     }
 }
 
@@ -172,7 +154,7 @@ pub struct OptimizerConfig {
 #[serde(deny_unknown_fields)]
 pub struct TaskConfig {
     pub name: Spanned<String>,
-    pub kind: Spanned<TaskKindName>,
+    pub kind: Spanned<KindName>,
     pub train: Spanned<PathBuf>,
     pub dev: Option<Spanned<PathBuf>>,
     pub test: Option<Spanned<PathBuf>>,
@@ -211,6 +193,10 @@ pub struct RawRunConfig {
     /// Stop after this many optimizer steps (smoke runs; 0 = no limit).
     #[serde(default)]
     pub max_steps: usize,
+    /// Frozen-backbone fast path: the encoder runs once per example, every
+    /// step reads its cached features (needs `freeze = ["backbone"]`).
+    #[serde(default)]
+    pub cache_features: bool,
     /// Also write `last/` every this many batches (0 = at epoch ends).
     #[serde(default)]
     pub checkpoint_every_steps: usize,
@@ -223,7 +209,7 @@ pub struct RawRunConfig {
 #[derive(Debug, Clone)]
 pub struct TaskPlan {
     pub name: String,
-    pub kind: TaskKindName,
+    pub kind: TaskKind,
     pub format: DataFormat,
     pub train: PathBuf,
     pub dev: Option<PathBuf>,
@@ -333,7 +319,7 @@ impl RunConfig {
                     format!("duplicate task name {name:?}"),
                 ));
             }
-            let kind = *t.kind.get_ref();
+            let kind = t.kind.get_ref().0;
             let train = resolve(&t.train, key("train"), false)?;
             let dev = t
                 .dev
@@ -347,14 +333,14 @@ impl RunConfig {
                 .transpose()?;
             let format = match &t.format {
                 Some(f) => {
-                    if !kind.formats().contains(f.get_ref()) {
+                    if !formats(kind).contains(f.get_ref()) {
                         return Err(invalid(
                             f.span(),
                             key("format"),
                             format!(
                                 "a {} task reads {}, not {}",
-                                kind.name(),
-                                kind.formats()
+                                kind.id(),
+                                formats(kind)
                                     .iter()
                                     .map(|f| f.name())
                                     .collect::<Vec<_>>()
@@ -365,27 +351,27 @@ impl RunConfig {
                     }
                     *f.get_ref()
                 }
-                None => match DataFormat::from_extension(&train)
-                    .filter(|f| kind.formats().contains(f))
-                {
-                    Some(f) => f,
-                    None => {
-                        return Err(invalid(
-                            t.train.span(),
-                            key("format"),
-                            format!(
+                None => {
+                    match DataFormat::from_extension(&train).filter(|f| formats(kind).contains(f)) {
+                        Some(f) => f,
+                        None => {
+                            return Err(invalid(
+                                t.train.span(),
+                                key("format"),
+                                format!(
                             "cannot infer the format of {} for a {} task: set format = one of {}",
                             train.display(),
-                            kind.name(),
-                            kind.formats()
+                            kind.id(),
+                            formats(kind)
                                 .iter()
                                 .map(|f| format!("{f:?}").to_lowercase())
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),
-                        ))
+                            ))
+                        }
                     }
-                },
+                }
             };
             let head_hidden = match t.head_hidden.unwrap_or(raw.head_hidden) {
                 0 => None,
@@ -431,6 +417,7 @@ impl RunConfig {
                 .unwrap_or(defaults.loss_weighting),
             freeze: raw.freeze.clone(),
             gradual_unfreezing: raw.gradual_unfreezing,
+            cache_features: raw.cache_features,
             max_steps: raw.max_steps,
             ..defaults
         };

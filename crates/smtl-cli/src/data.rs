@@ -13,7 +13,7 @@ use smtl_data::{
 use smtl_heads::{Example, TaskKind};
 use smtl_trainer::{sentence_task, token_task, PreparedTask};
 
-use crate::config::{DataFormat, TaskKindName, TaskPlan};
+use crate::config::{formats, DataFormat, TaskPlan};
 
 /// Labelled examples of one file, as the kind reads them.
 pub enum Labelled {
@@ -34,7 +34,6 @@ pub fn read(path: &Path, format: DataFormat) -> Result<Labelled> {
 
 /// The format of a data file: `--format` when given, else its extension.
 pub fn format_for(path: &Path, given: Option<&str>, kind: TaskKind) -> Result<DataFormat> {
-    let kind = kind_name(kind);
     let format = match given {
         Some(f) => f.parse::<DataFormat>().map_err(anyhow::Error::msg)?,
         None => DataFormat::from_extension(path).with_context(|| {
@@ -44,11 +43,11 @@ pub fn format_for(path: &Path, given: Option<&str>, kind: TaskKind) -> Result<Da
             )
         })?,
     };
-    if !kind.formats().contains(&format) {
+    if !formats(kind).contains(&format) {
         bail!(
             "a {} task reads {}, not {format}",
-            kind.name(),
-            kind.formats()
+            kind.id(),
+            formats(kind)
                 .iter()
                 .map(|f| f.name())
                 .collect::<Vec<_>>()
@@ -56,13 +55,6 @@ pub fn format_for(path: &Path, given: Option<&str>, kind: TaskKind) -> Result<Da
         );
     }
     Ok(format)
-}
-
-pub fn kind_name(kind: TaskKind) -> TaskKindName {
-    match kind {
-        TaskKind::SentenceClassification => TaskKindName::SentenceClassification,
-        TaskKind::TokenClassification => TaskKindName::TokenClassification,
-    }
 }
 
 /// A task's data: train/dev/test, where each split came from, which splits
@@ -160,7 +152,7 @@ pub fn load_task(plan: &TaskPlan) -> Result<TaskFiles> {
     let dev_file = plan.dev.clone().unwrap_or_else(|| plan.train.clone());
     let test_file = plan.test.clone().unwrap_or_else(|| plan.train.clone());
     let (mut prepared, carved) = match plan.kind {
-        TaskKindName::SentenceClassification => {
+        TaskKind::SentenceClassification => {
             let conv = |l: Option<Labelled>, p: &Option<PathBuf>| {
                 l.map(|l| sentences(l, p.as_deref().unwrap_or(&plan.train)))
                     .transpose()
@@ -185,7 +177,7 @@ pub fn load_task(plan: &TaskPlan) -> Result<TaskFiles> {
             check_labels(&plan.name, &known, "test", &test_file, labels(&splits.test))?;
             (sentence_task(&plan.name, splits)?, carved)
         }
-        TaskKindName::TokenClassification => {
+        TaskKind::TokenClassification => {
             let conv = |l: Option<Labelled>, p: &Option<PathBuf>| {
                 l.map(|l| tokens(l, p.as_deref().unwrap_or(&plan.train)))
                     .transpose()

@@ -46,7 +46,7 @@ impl DenseActivation {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Debug, Deserialize, Clone)]
 struct DenseConfig {
     in_features: i64,
     out_features: i64,
@@ -68,6 +68,9 @@ fn tanh() -> String {
 /// `y = activation(W x + b)` (+ `x` or `R x` with `use_residual`).
 #[derive(Debug)]
 pub struct Dense {
+    config: DenseConfig,
+    /// The `config.json` it was loaded from, written back by [`Self::save`].
+    config_json: String,
     weight: Tensor,
     bias: Option<Tensor>,
     residual: Option<Tensor>,
@@ -80,7 +83,57 @@ pub struct Dense {
 impl Dense {
     /// Builds the variables under `p` and fills them from `<dir>/model.safetensors`.
     pub fn load(p: nn::Path, dir: &Path) -> Result<Self> {
-        let config: DenseConfig = read_json(&dir.join("config.json"), "a Dense config")?;
+        let json: serde_json::Value = read_json(&dir.join("config.json"), "a Dense config")?;
+        let config: DenseConfig =
+            serde_json::from_value(json.clone()).map_err(|reason| EmbedError::Json {
+                path: dir.join("config.json"),
+                what: "a Dense config",
+                reason,
+            })?;
+        let config_json = serde_json::to_string_pretty(&json).expect("JSON serializes");
+        let dense = Self::with_config(p, config, config_json, dir)?;
+        let mut wanted: Vec<(&str, &Tensor)> = vec![("linear.weight", &dense.weight)];
+        if let Some(b) = &dense.bias {
+            wanted.push(("linear.bias", b));
+        }
+        if let Some(r) = &dense.residual {
+            wanted.push(("residual.weight", r));
+        }
+        fill_from_safetensors(&dir.join("model.safetensors"), &wanted)?;
+        Ok(dense)
+    }
+
+    /// The same module with its own (zero) variables under `p`, for a
+    /// handle whose variables are then pointed at this module's.
+    pub fn fresh_like(&self, p: nn::Path) -> Result<Self> {
+        Self::with_config(
+            p,
+            self.config.clone(),
+            self.config_json.clone(),
+            Path::new(""),
+        )
+    }
+
+    /// Writes `<dir>/config.json` and `<dir>/model.safetensors` from the
+    /// current weights.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        crate::save::write_file(&dir.join("config.json"), self.config_json.as_bytes())?;
+        let mut tensors = vec![("linear.weight".to_string(), self.weight.shallow_clone())];
+        if let Some(b) = &self.bias {
+            tensors.push(("linear.bias".to_string(), b.shallow_clone()));
+        }
+        if let Some(r) = &self.residual {
+            tensors.push(("residual.weight".to_string(), r.shallow_clone()));
+        }
+        crate::save::write_safetensors(&dir.join("model.safetensors"), &tensors)
+    }
+
+    fn with_config(
+        p: nn::Path,
+        config: DenseConfig,
+        config_json: String,
+        dir: &Path,
+    ) -> Result<Self> {
         let activation = DenseActivation::parse(&config.activation_function)?;
         let (i, o) = (config.in_features, config.out_features);
         if i <= 0 || o <= 0 {
@@ -94,20 +147,13 @@ impl Dense {
         let bias = config.bias.then(|| lin.zeros("bias", &[o]));
         let residual =
             (config.use_residual && i != o).then(|| (&p / "residual").zeros("weight", &[o, i]));
-
-        let mut wanted: Vec<(&str, &Tensor)> = vec![("linear.weight", &weight)];
-        if let Some(b) = &bias {
-            wanted.push(("linear.bias", b));
-        }
-        if let Some(r) = &residual {
-            wanted.push(("residual.weight", r));
-        }
-        fill_from_safetensors(&dir.join("model.safetensors"), &wanted)?;
         Ok(Self {
+            use_residual: config.use_residual,
+            config,
+            config_json,
             weight,
             bias,
             residual,
-            use_residual: config.use_residual,
             activation,
             in_features: i,
             out_features: o,

@@ -3,7 +3,6 @@
 use std::path::{Path, PathBuf};
 
 use ndarray::Array2;
-use serde::Deserialize;
 use smtl_backbone::{
     check_config_fits, load_safetensors_bytes, pickle_to_safetensors_bytes, read_safetensors,
     BackboneError, BertConfig, BertModel, LoadReport, Precision,
@@ -15,6 +14,7 @@ use crate::dense::Dense;
 use crate::modules::{read_json, read_modules, ModuleKind, ModuleSpec};
 use crate::pooling::{Pooling, PoolingMode};
 use crate::tokenize::{TextTokenizer, TokenBatch, Truncation};
+use crate::transformer::{read_carried_files, sentence_bert_config, CarriedFiles, Transformer};
 use crate::{EmbedError, Result};
 
 /// Name under which the backbone's variables live in the encoder's store:
@@ -70,14 +70,6 @@ pub struct TokenStates {
     pub word_ids: Vec<Option<u32>>,
 }
 
-#[derive(Deserialize, Default)]
-struct SentenceBertConfig {
-    #[serde(default)]
-    max_seq_length: Option<usize>,
-    #[serde(default)]
-    do_lower_case: bool,
-}
-
 /// A sentence-transformers model directory, loaded: BERT backbone, tokenizer
 /// and the sentence-level modules (pooling, dense, normalize).
 ///
@@ -85,9 +77,15 @@ struct SentenceBertConfig {
 /// eval mode (no dropout).
 pub struct SentenceEncoder {
     vs: nn::VarStore,
-    backbone: BertModel,
-    tokenizer: TextTokenizer,
+    transformer: Transformer,
     steps: Vec<SentenceStep>,
+    /// The `modules.json` entry of each step.
+    step_modules: Vec<ModuleSpec>,
+    /// Folders of modules that do nothing here (Dropout), carried to saves.
+    carried: Vec<(ModuleSpec, CarriedFiles)>,
+    /// The model directory's own files (modules.json, ...) when the
+    /// Transformer has a folder of its own.
+    top_files: CarriedFiles,
     options: EncoderOptions,
     model_dir: PathBuf,
     transformer_dir: PathBuf,
@@ -108,16 +106,13 @@ impl std::fmt::Debug for SentenceEncoder {
     }
 }
 
-/// Where [`SentenceEncoder::build`] takes the weights from.
-enum WeightSource<'a> {
-    /// The checkpoint's bytes, in safetensors layout, and the file they
-    /// came from (for error messages).
+/// The checkpoint's weights, in safetensors layout, and the file they came
+/// from (for error messages).
+enum WeightSource {
     File { path: PathBuf, bytes: Vec<u8> },
-    /// Another encoder's variables, shared rather than copied.
-    SharedWith(&'a SentenceEncoder),
 }
 
-impl WeightSource<'_> {
+impl WeightSource {
     /// Reads `model.safetensors` in `dir`, or `pytorch_model.bin` when that
     /// is all there is and pickles are allowed, and checks that the tensors
     /// fit `config`.
@@ -192,18 +187,11 @@ impl SentenceEncoder {
         device: Device,
         options: EncoderOptions,
     ) -> Result<Self> {
-        Self::build(model_dir.as_ref(), device, options, None)
+        Self::build(model_dir.as_ref(), device, options)
     }
 
-    /// Reads the model directory's configs, tokenizer and modules; the
-    /// weights come from the directory's weight file, or, for
-    /// [`Self::shared_handle`], from `share_weights_of` without reading it.
-    fn build(
-        model_dir: &Path,
-        device: Device,
-        options: EncoderOptions,
-        share_weights_of: Option<&SentenceEncoder>,
-    ) -> Result<Self> {
+    /// Reads the model directory: modules, configs, tokenizer, weights.
+    fn build(model_dir: &Path, device: Device, options: EncoderOptions) -> Result<Self> {
         let model_dir = model_dir.to_path_buf();
         if !model_dir.is_dir() {
             return Err(EmbedError::ModelDirMissing(model_dir));
@@ -245,14 +233,8 @@ impl SentenceEncoder {
         let tdir = first.dir.clone();
         let config = BertConfig::from_file(require_file(tdir.join("config.json"))?)?;
         // A shared encoder's weights were read and checked when it was loaded.
-        let weight_source = match share_weights_of {
-            Some(source) => WeightSource::SharedWith(source),
-            None => WeightSource::read(&tdir, &config, options.allow_pickle)?,
-        };
-        let sbert: SentenceBertConfig = match tdir.join("sentence_bert_config.json") {
-            p if p.is_file() => read_json(&p, "sentence_bert_config.json")?,
-            _ => SentenceBertConfig::default(),
-        };
+        let weight_source = WeightSource::read(&tdir, &config, options.allow_pickle)?;
+        let sbert = sentence_bert_config(&tdir)?;
         let model_max = match tdir.join("tokenizer_config.json") {
             p if p.is_file() => read_json::<serde_json::Value>(&p, "tokenizer_config.json")?
                 .get("model_max_length")
@@ -270,19 +252,20 @@ impl SentenceEncoder {
                 "max_seq_length {max_len} leaves no room for a token"
             )));
         }
-        let mut tokenizer = TextTokenizer::from_file(
-            &tdir.join("tokenizer.json"),
+        let mut vs = nn::VarStore::new(device);
+        let mut transformer = Transformer::read(
+            &tdir,
+            vs.root() / BACKBONE_PREFIX,
+            &config,
             max_len,
             sbert.do_lower_case,
-            config.pad_token_id,
         )?;
-        tokenizer.set_truncation(options.truncation);
-
-        let mut vs = nn::VarStore::new(device);
-        let mut backbone = BertModel::load(vs.root() / BACKBONE_PREFIX, &config)?;
+        transformer.tokenizer.set_truncation(options.truncation);
 
         // --- sentence-level modules ------------------------------------------
         let mut steps = Vec::new();
+        let mut step_modules = Vec::new();
+        let mut carried = Vec::new();
         let mut dim = config.hidden_size;
         let mut pooled = false;
         for spec in rest {
@@ -324,7 +307,13 @@ impl SentenceEncoder {
                     SentenceStep::Dense(dense)
                 }
                 ModuleKind::Normalize => SentenceStep::Normalize,
-                ModuleKind::Dropout => continue,
+                ModuleKind::Dropout => {
+                    // Identity here; its folder is carried to saved copies.
+                    if spec.dir.is_dir() {
+                        carried.push((spec.clone(), read_carried_files(&spec.dir)?));
+                    }
+                    continue;
+                }
             };
             if !pooled {
                 return Err(invalid(
@@ -332,6 +321,7 @@ impl SentenceEncoder {
                 ));
             }
             steps.push(step);
+            step_modules.push(spec.clone());
         }
         if !pooled {
             return Err(invalid(
@@ -346,22 +336,25 @@ impl SentenceEncoder {
             SentenceStep::Dense(dense) => dense.out_features,
             SentenceStep::Normalize => d,
         });
-        let load_report = match weight_source {
-            WeightSource::File { path, bytes } => {
-                load_safetensors_bytes(&vs, BACKBONE_PREFIX, &path, &bytes)?
-            }
-            WeightSource::SharedWith(source) => {
-                share_variables(&source.vs, &vs)?;
-                source.load_report.clone()
-            }
+        let WeightSource::File { path, bytes } = weight_source;
+        let load_report = load_safetensors_bytes(&vs, BACKBONE_PREFIX, &path, &bytes)?;
+        transformer.keep_pooler(&bytes);
+        // The model directory's own files, when the Transformer has a folder
+        // of its own (`0_Transformer/`); else they are the Transformer's.
+        let top_files = if tdir != model_dir && has_modules_json {
+            read_carried_files(&model_dir)?
+        } else {
+            Vec::new()
         };
         vs.freeze(); // inference by default; trainers unfreeze what they train
-        backbone.set_precision(options.precision)?;
+        transformer.backbone.set_precision(options.precision)?;
         Ok(Self {
             vs,
-            backbone,
-            tokenizer,
+            transformer,
             steps,
+            step_modules,
+            carried,
+            top_files,
             options,
             model_dir,
             transformer_dir: tdir,
@@ -380,17 +373,49 @@ impl SentenceEncoder {
     ///
     /// `SentenceEncoder` is `Send` but not `Sync` (tch's `Tensor` is not
     /// `Sync`), so one encoder cannot be borrowed by several threads at once.
-    /// Instead, each thread takes a handle: the model directory's config,
-    /// tokenizer and modules are read again (the weight file is not), then
+    /// Instead, each thread takes a handle: the modules are rebuilt from
+    /// what this encoder holds in memory (nothing is read from disk), then
     /// every variable is pointed at this encoder's tensor storage
     /// (`set_data`), so the weights exist once however many handles there
     /// are, and a handle computes exactly what this encoder computes. Weights
-    /// changed in memory (training) are shared too; the directory must still
-    /// hold the config and tokenizer files.
+    /// changed in memory (training) are shared too.
     pub fn shared_handle(&self) -> Result<Self> {
-        // The variables are shared as fp32, then `build` makes this handle's
-        // own bf16/int8 copies from them, once.
-        Self::build(&self.model_dir, self.vs.device(), self.options, Some(self))
+        let vs = nn::VarStore::new(self.vs.device());
+        let mut transformer = self.transformer.handle(vs.root() / BACKBONE_PREFIX)?;
+        let steps = self
+            .steps
+            .iter()
+            .zip(&self.step_modules)
+            .map(|(step, spec)| {
+                Ok(match step {
+                    SentenceStep::Pooling(p) => SentenceStep::Pooling(p.clone()),
+                    SentenceStep::Dense(d) => {
+                        SentenceStep::Dense(d.fresh_like(vs.root() / "dense" / &spec.name)?)
+                    }
+                    SentenceStep::Normalize => SentenceStep::Normalize,
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        // Shared as fp32, then this handle makes its own bf16/int8 copies.
+        share_variables(&self.vs, &vs)?;
+        let mut vs = vs;
+        vs.freeze();
+        transformer.backbone.set_precision(self.options.precision)?;
+        Ok(Self {
+            vs,
+            transformer,
+            steps,
+            step_modules: self.step_modules.clone(),
+            carried: self.carried.clone(),
+            top_files: self.top_files.clone(),
+            options: self.options,
+            model_dir: self.model_dir.clone(),
+            transformer_dir: self.transformer_dir.clone(),
+            modules: self.modules.clone(),
+            dim: self.dim,
+            pooled_dim: self.pooled_dim,
+            load_report: self.load_report.clone(),
+        })
     }
 
     /// What loading the weights did: tensors used, and tensors of the file
@@ -407,7 +432,7 @@ impl SentenceEncoder {
 
     /// Width of the token states.
     pub fn hidden_size(&self) -> i64 {
-        self.backbone.config().hidden_size
+        self.transformer.backbone.config().hidden_size
     }
 
     pub fn device(&self) -> Device {
@@ -421,7 +446,7 @@ impl SentenceEncoder {
     /// Switches the inference kernels (see [`Precision`]); bf16 and int8
     /// convert the current weights, so call it again after training.
     pub fn set_precision(&mut self, precision: Precision) -> Result<()> {
-        self.backbone.set_precision(precision)?;
+        self.transformer.backbone.set_precision(precision)?;
         self.options.precision = precision;
         Ok(())
     }
@@ -445,12 +470,30 @@ impl SentenceEncoder {
         &self.transformer_dir
     }
 
+    /// The `modules.json` entry of each sentence-level step.
+    pub fn step_modules(&self) -> &[ModuleSpec] {
+        &self.step_modules
+    }
+
+    pub(crate) fn top_files(&self) -> &[(String, Vec<u8>)] {
+        &self.top_files
+    }
+
+    pub(crate) fn carried_modules(&self) -> &[(ModuleSpec, CarriedFiles)] {
+        &self.carried
+    }
+
+    /// The Transformer module: backbone, tokenizer and its folder's files.
+    pub fn transformer(&self) -> &Transformer {
+        &self.transformer
+    }
+
     pub fn backbone(&self) -> &BertModel {
-        &self.backbone
+        &self.transformer.backbone
     }
 
     pub fn tokenizer(&self) -> &TextTokenizer {
-        &self.tokenizer
+        &self.transformer.tokenizer
     }
 
     pub fn steps(&self) -> &[SentenceStep] {
@@ -469,6 +512,7 @@ impl SentenceEncoder {
     /// Backbone forward on a padded batch: `[batch, seq, hidden]`.
     pub fn token_embeddings(&self, batch: &TokenBatch, train: bool) -> Result<Tensor> {
         Ok(self
+            .transformer
             .backbone
             .forward_t(&batch.input_ids, &batch.attention_mask, train)?)
     }
@@ -529,12 +573,12 @@ impl SentenceEncoder {
         if sentences.is_empty() {
             return Ok(Tensor::zeros([0, self.dim], (Kind::Float, device)));
         }
-        let encodings = self.tokenizer.encode_texts(sentences)?;
+        let encodings = self.transformer.tokenizer.encode_texts(sentences)?;
         tch::no_grad(|| {
             let mut out = Tensor::zeros([sentences.len() as i64, self.dim], (Kind::Float, device));
             for idx in self.length_sorted_batches(&encodings) {
                 let batch: Vec<&Encoding> = idx.iter().map(|&i| &encodings[i]).collect();
-                let batch = self.tokenizer.pad(&batch, device);
+                let batch = self.transformer.tokenizer.pad(&batch, device);
                 let states = self.token_embeddings(&batch, false)?;
                 let emb = self.sentence_embeddings(&states, &batch.attention_mask);
                 let rows = Tensor::from_slice(&idx.iter().map(|&i| i as i64).collect::<Vec<_>>())
@@ -575,13 +619,13 @@ impl SentenceEncoder {
 
     /// Last-layer token states of each sentence (no padding), in the caller's order.
     pub fn token_states<S: AsRef<str>>(&self, sentences: &[S]) -> Result<Vec<TokenStates>> {
-        let encodings = self.tokenizer.encode_texts(sentences)?;
+        let encodings = self.transformer.tokenizer.encode_texts(sentences)?;
         let device = self.device();
         let mut out: Vec<Option<TokenStates>> = (0..sentences.len()).map(|_| None).collect();
         tch::no_grad(|| -> Result<()> {
             for idx in self.length_sorted_batches(&encodings) {
                 let batch: Vec<&Encoding> = idx.iter().map(|&i| &encodings[i]).collect();
-                let padded = self.tokenizer.pad(&batch, device);
+                let padded = self.transformer.tokenizer.pad(&batch, device);
                 let states = self.token_embeddings(&padded, false)?;
                 for (row, &i) in idx.iter().enumerate() {
                     let len = padded.lengths[row] as i64;

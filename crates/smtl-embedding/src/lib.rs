@@ -15,6 +15,7 @@ mod parallel;
 mod pooling;
 mod save;
 mod tokenize;
+mod transformer;
 
 pub use builder::{EncoderBuilder, IntoDevice, IntoPrecision};
 pub use dense::{Dense, DenseActivation};
@@ -28,6 +29,7 @@ pub use parallel::ParallelEncoder;
 pub use pooling::{Pooling, PoolingMode};
 pub use save::write_safetensors;
 pub use tokenize::{TextTokenizer, TokenBatch, Truncation};
+pub use transformer::Transformer;
 
 /// Result alias of this crate.
 pub type Result<T, E = EmbedError> = std::result::Result<T, E>;

@@ -89,6 +89,9 @@ pub struct Pooling {
     pub modes: Vec<PoolingMode>,
     /// Width of the token states this pooling expects.
     pub token_dim: i64,
+    /// The `config.json` it was loaded from, written back unchanged by
+    /// [`Self::save`] (`None`: built in code).
+    config_json: Option<String>,
 }
 
 impl Pooling {
@@ -98,7 +101,11 @@ impl Pooling {
                 "Pooling needs at least one mode".into(),
             ));
         }
-        Ok(Self { modes, token_dim })
+        Ok(Self {
+            modes,
+            token_dim,
+            config_json: None,
+        })
     }
 
     /// Reads `<dir>/config.json` in either the 6.x (`pooling_mode`,
@@ -107,6 +114,30 @@ impl Pooling {
     pub fn from_dir(dir: &Path) -> Result<Self> {
         let path = dir.join("config.json");
         let json: serde_json::Value = read_json(&path, "a Pooling config")?;
+        let mut pooling = Self::from_json(&path, &json)?;
+        pooling.config_json = Some(serde_json::to_string_pretty(&json).expect("JSON serializes"));
+        Ok(pooling)
+    }
+
+    /// Writes `<dir>/config.json`: the loaded config, or sentence-transformers'
+    /// legacy boolean form for a pooling built in code.
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        let text = match &self.config_json {
+            Some(text) => text.clone(),
+            None => {
+                let mut map = serde_json::Map::new();
+                map.insert("word_embedding_dimension".into(), self.token_dim.into());
+                for mode in PoolingMode::ALL {
+                    map.insert(mode.legacy_key().into(), self.modes.contains(&mode).into());
+                }
+                serde_json::to_string_pretty(&map).expect("JSON serializes")
+            }
+        };
+        crate::save::write_file(&dir.join("config.json"), text.as_bytes())
+    }
+
+    fn from_json(path: &Path, json: &serde_json::Value) -> Result<Self> {
+        let path = path.to_path_buf();
         let invalid = |message: String| EmbedError::InvalidModule {
             path: path.clone(),
             message,

@@ -41,6 +41,7 @@ pub struct TokenBatch {
 }
 
 /// The model's tokenizer with sentence-transformers' settings applied.
+#[derive(Clone)]
 pub struct TextTokenizer {
     inner: Tokenizer,
     max_len: usize,

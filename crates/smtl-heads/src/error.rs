@@ -27,6 +27,12 @@ pub enum HeadError {
     InvalidConfig(String),
     #[error("empty batch for task {0:?}")]
     EmptyBatch(String),
+    #[error("task {0:?}: evaluation examples need labels")]
+    Unlabelled(String),
+    #[error("{predictions} predictions for {examples} examples")]
+    PredictionCount { predictions: usize, examples: usize },
+    #[error(transparent)]
+    Metrics(#[from] smtl_metrics::MetricsError),
     #[error(transparent)]
     Torch(#[from] tch::TchError),
 }

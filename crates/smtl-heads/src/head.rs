@@ -19,11 +19,42 @@ pub enum TaskKind {
 }
 
 impl TaskKind {
+    /// Every kind, in the order configs list them.
+    pub const ALL: [TaskKind; 2] = [Self::SentenceClassification, Self::TokenClassification];
+
+    /// In words, for messages.
     pub fn name(self) -> &'static str {
         match self {
             Self::SentenceClassification => "sentence classification",
             Self::TokenClassification => "token classification",
         }
+    }
+
+    /// As run configs and `smtl` write it: `sentence-classification`, ...
+    pub fn id(self) -> &'static str {
+        match self {
+            Self::SentenceClassification => "sentence-classification",
+            Self::TokenClassification => "token-classification",
+        }
+    }
+}
+
+/// A string that names no task kind.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown task kind {text:?}: expected one of {}", TaskKind::ALL.map(TaskKind::id).join(", "))]
+pub struct ParseKindError {
+    pub text: String,
+}
+
+impl std::str::FromStr for TaskKind {
+    type Err = ParseKindError;
+    fn from_str(s: &str) -> std::result::Result<Self, ParseKindError> {
+        Self::ALL
+            .into_iter()
+            .find(|k| k.id() == s)
+            .ok_or_else(|| ParseKindError {
+                text: s.to_string(),
+            })
     }
 }
 

@@ -13,11 +13,15 @@ pub mod align;
 mod error;
 mod group;
 mod head;
+pub mod kinds;
+mod metrics;
 mod model;
 
 pub use error::HeadError;
 pub use group::{GroupId, ParseGroupError};
-pub use head::{HeadConfig, TaskHead, TaskKind, IGNORE_INDEX};
+pub use head::{HeadConfig, ParseKindError, TaskHead, TaskKind, IGNORE_INDEX};
+pub use kinds::HeadKind;
+pub use metrics::{EntityMetrics, TaskMetrics};
 pub use model::{
     Example, MultiTaskModel, ParamGroup, Prediction, SharedEncoderModel, TaskBatch, TaskOutput,
     TaskSpec, HEADS_PREFIX,

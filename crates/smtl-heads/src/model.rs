@@ -6,11 +6,10 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use smtl_embedding::{SentenceEncoder, TokenBatch};
-use tch::{Device, Kind, Reduction, Tensor};
+use tch::{Device, Tensor};
 
-use crate::align::{first_token_of_words, labels_for_tokens};
 use crate::group::GroupId;
-use crate::head::{HeadConfig, TaskHead, TaskKind, IGNORE_INDEX};
+use crate::head::{HeadConfig, TaskHead};
 use crate::{HeadError, Result};
 
 /// A task as the model knows it: its name, head shape and label names.
@@ -113,8 +112,21 @@ pub trait MultiTaskModel {
     fn device(&self) -> Device;
     /// Tokenizes and pads `examples` of `task` (labels aligned to tokens).
     fn make_batch(&self, task: &str, examples: &[&Example]) -> Result<TaskBatch>;
-    /// Logits (and loss when the batch has labels).
-    fn forward_t(&self, batch: &TaskBatch, train: bool) -> Result<TaskOutput>;
+    /// The shared encoder's output that the batch's head reads (what the
+    /// frozen-backbone feature cache stores).
+    fn features(&self, batch: &TaskBatch, train: bool) -> Result<Tensor>;
+    /// The head on `features`: logits, and the loss when the batch has labels.
+    fn forward_features(
+        &self,
+        batch: &TaskBatch,
+        features: &Tensor,
+        train: bool,
+    ) -> Result<TaskOutput>;
+    /// Logits (and loss when the batch has labels): encoder, then head.
+    fn forward_t(&self, batch: &TaskBatch, train: bool) -> Result<TaskOutput> {
+        let features = self.features(batch, train)?;
+        self.forward_features(batch, &features, train)
+    }
     /// Argmax decoding of `output` back to sentence labels or word tags.
     fn decode(&self, batch: &TaskBatch, output: &TaskOutput) -> Result<Vec<Prediction>>;
     /// Every trainable tensor, grouped; groups and names in a stable order.
@@ -127,19 +139,8 @@ pub trait MultiTaskModel {
             .into_iter()
             .find(|t| t.name == task)
             .ok_or_else(|| HeadError::UnknownTask(task.to_string()))?;
-        let examples: Vec<Example> = sentences
-            .iter()
-            .map(|s| match spec.head.kind {
-                TaskKind::SentenceClassification => Example::Sentence {
-                    text: s.to_string(),
-                    label: None,
-                },
-                TaskKind::TokenClassification => Example::Words {
-                    words: s.split_whitespace().map(str::to_string).collect(),
-                    tags: None,
-                },
-            })
-            .collect();
+        let kind = spec.head.kind.behaviour();
+        let examples: Vec<Example> = sentences.iter().map(|s| kind.unlabelled(s)).collect();
         let mut out = Vec::with_capacity(examples.len());
         for chunk in examples.chunks(32) {
             let refs: Vec<&Example> = chunk.iter().collect();
@@ -204,10 +205,7 @@ impl SharedEncoderModel {
                 head.num_labels
             )));
         }
-        let input_dim = match head.kind {
-            TaskKind::SentenceClassification => self.encoder.pooled_dim(),
-            TaskKind::TokenClassification => self.encoder.hidden_size(),
-        };
+        let input_dim = head.kind.behaviour().input_dim(&self.encoder);
         let path = self.encoder.var_store().root() / HEADS_PREFIX / name;
         let module = TaskHead::new(path, input_dim, head.clone())?;
         let spec = TaskSpec {
@@ -332,194 +330,41 @@ impl MultiTaskModel for SharedEncoderModel {
         if examples.is_empty() {
             return Err(HeadError::EmptyBatch(task.to_string()));
         }
-        let tokenizer = self.encoder.tokenizer();
-        let device = self.device();
-        let wrong = |e: &Example| HeadError::WrongExampleKind {
-            task: task.to_string(),
-            expected: spec.head.kind.name(),
-            got: e.kind_name(),
-        };
-        let check_label = |id: usize| -> Result<i64> {
-            if (id as i64) < spec.head.num_labels {
-                Ok(id as i64)
-            } else {
-                Err(HeadError::LabelOutOfRange {
-                    task: task.to_string(),
-                    id: id as i64,
-                    num_labels: spec.head.num_labels,
-                })
-            }
-        };
-        match spec.head.kind {
-            TaskKind::SentenceClassification => {
-                let mut texts = Vec::with_capacity(examples.len());
-                let mut labels = Vec::with_capacity(examples.len());
-                for e in examples {
-                    let Example::Sentence { text, label } = e else {
-                        return Err(wrong(e));
-                    };
-                    texts.push(text.as_str());
-                    labels.push(label.map(check_label).transpose()?);
-                }
-                let encodings = tokenizer.encode_texts(&texts)?;
-                let refs: Vec<_> = encodings.iter().collect();
-                let tokens = tokenizer.pad(&refs, device);
-                let labels = labels
-                    .into_iter()
-                    .collect::<Option<Vec<i64>>>()
-                    .map(|l| Tensor::from_slice(&l).to_device(device));
-                Ok(TaskBatch {
-                    task: task.to_string(),
-                    tokens,
-                    labels,
-                    word_starts: Vec::new(),
-                })
-            }
-            TaskKind::TokenClassification => {
-                let mut words = Vec::with_capacity(examples.len());
-                let mut tags = Vec::with_capacity(examples.len());
-                for e in examples {
-                    let Example::Words { words: w, tags: t } = e else {
-                        return Err(wrong(e));
-                    };
-                    if let Some(t) = t {
-                        if t.len() != w.len() {
-                            return Err(HeadError::TagLengthMismatch {
-                                words: w.len(),
-                                tags: t.len(),
-                            });
-                        }
-                    }
-                    words.push(w.clone());
-                    tags.push(
-                        t.as_ref()
-                            .map(|t| {
-                                t.iter()
-                                    .map(|&i| check_label(i))
-                                    .collect::<Result<Vec<_>>>()
-                            })
-                            .transpose()?,
-                    );
-                }
-                let encodings = tokenizer.encode_words(&words)?;
-                let refs: Vec<_> = encodings.iter().collect();
-                let tokens = tokenizer.pad(&refs, device);
-                let width = tokens.input_ids.size()[1] as usize;
-                let word_starts = encodings
-                    .iter()
-                    .zip(&words)
-                    .map(|(e, w)| first_token_of_words(e.get_word_ids(), w.len()))
-                    .collect();
-                let labels = if tags.iter().all(Option::is_some) {
-                    let mut flat = Vec::with_capacity(examples.len() * width);
-                    for (enc, t) in encodings.iter().zip(&tags) {
-                        let mut row =
-                            labels_for_tokens(enc.get_word_ids(), t.as_ref().expect("checked"));
-                        row.resize(width, IGNORE_INDEX);
-                        flat.extend(row);
-                    }
-                    Some(
-                        Tensor::from_slice(&flat)
-                            .view([examples.len() as i64, width as i64])
-                            .to_device(device),
-                    )
-                } else {
-                    None
-                };
-                Ok(TaskBatch {
-                    task: task.to_string(),
-                    tokens,
-                    labels,
-                    word_starts,
-                })
-            }
-        }
+        spec.head
+            .kind
+            .behaviour()
+            .make_batch(spec, &self.encoder, examples)
     }
 
-    fn forward_t(&self, batch: &TaskBatch, train: bool) -> Result<TaskOutput> {
+    fn features(&self, batch: &TaskBatch, train: bool) -> Result<Tensor> {
+        let (spec, _) = self.head(&batch.task)?;
+        spec.head
+            .kind
+            .behaviour()
+            .features(&self.encoder, batch, train)
+    }
+
+    fn forward_features(
+        &self,
+        batch: &TaskBatch,
+        features: &Tensor,
+        train: bool,
+    ) -> Result<TaskOutput> {
         let (spec, head) = self.head(&batch.task)?;
-        let states = self.encoder.token_embeddings(&batch.tokens, train)?;
-        let (logits, loss) = match spec.head.kind {
-            TaskKind::SentenceClassification => {
-                let pooled = self
-                    .encoder
-                    .pooled_embeddings(&states, &batch.tokens.attention_mask);
-                let logits = head.forward_t(&pooled, train);
-                let loss = batch
-                    .labels
-                    .as_ref()
-                    .map(|l| logits.cross_entropy_for_logits(l));
-                (logits, loss)
-            }
-            TaskKind::TokenClassification => {
-                let logits = head.forward_t(&states, train);
-                let loss = batch.labels.as_ref().map(|l| {
-                    logits
-                        .view([-1, spec.head.num_labels])
-                        .cross_entropy_loss::<Tensor>(
-                            &l.view([-1]),
-                            None,
-                            Reduction::Mean,
-                            IGNORE_INDEX,
-                            0.0,
-                        )
-                });
-                (logits, loss)
-            }
-        };
+        let logits = head.forward_t(features, train);
+        let loss = batch
+            .labels
+            .as_ref()
+            .map(|l| spec.head.kind.behaviour().loss(spec, &logits, l));
         Ok(TaskOutput { logits, loss })
     }
 
     fn decode(&self, batch: &TaskBatch, output: &TaskOutput) -> Result<Vec<Prediction>> {
         let (spec, _) = self.head(&batch.task)?;
-        let name = |id: usize| spec.labels.get(id).cloned().unwrap_or_default();
-        match spec.head.kind {
-            TaskKind::SentenceClassification => {
-                // Ids by arg-max of the logits (as evaluation always chose
-                // them), scores by the softmax probability of that id.
-                let ids = output.logits.argmax(-1, false);
-                let best = output
-                    .logits
-                    .to_kind(Kind::Float)
-                    .softmax(-1, Kind::Float)
-                    .gather(-1, &ids.unsqueeze(-1), false)
-                    .squeeze_dim(-1);
-                let ids = Vec::<i64>::try_from(ids.to_device(Device::Cpu).to_kind(Kind::Int64))?;
-                let best = Vec::<f64>::try_from(best.to_device(Device::Cpu).to_kind(Kind::Double))?;
-                Ok(ids
-                    .into_iter()
-                    .zip(best)
-                    .map(|(i, p)| Prediction::Label {
-                        id: i as usize,
-                        label: name(i as usize),
-                        score: p,
-                    })
-                    .collect())
-            }
-            TaskKind::TokenClassification => {
-                let best = output
-                    .logits
-                    .argmax(-1, false)
-                    .to_device(Device::Cpu)
-                    .to_kind(Kind::Int64);
-                batch
-                    .word_starts
-                    .iter()
-                    .enumerate()
-                    .map(|(row, starts)| {
-                        let ids = Vec::<i64>::try_from(best.get(row as i64))?;
-                        let ids: Vec<usize> = starts
-                            .iter()
-                            .map(|s| s.map(|p| ids[p] as usize).unwrap_or(0))
-                            .collect();
-                        Ok(Prediction::Tags {
-                            tags: ids.iter().map(|&i| name(i)).collect(),
-                            ids,
-                        })
-                    })
-                    .collect()
-            }
-        }
+        spec.head
+            .kind
+            .behaviour()
+            .decode(spec, batch, &output.logits)
     }
 
     fn parameter_groups(&self) -> Vec<ParamGroup> {
@@ -540,5 +385,27 @@ impl MultiTaskModel for SharedEncoderModel {
                 .push((name, t));
         }
         groups.into_values().collect()
+    }
+}
+
+/// A label id checked against the task's labels.
+pub(crate) fn check_label(spec: &TaskSpec, id: usize) -> Result<i64> {
+    if (id as i64) < spec.head.num_labels {
+        Ok(id as i64)
+    } else {
+        Err(HeadError::LabelOutOfRange {
+            task: spec.name.clone(),
+            id: id as i64,
+            num_labels: spec.head.num_labels,
+        })
+    }
+}
+
+/// An example of another kind than the task's.
+pub(crate) fn wrong_example(spec: &TaskSpec, e: &Example) -> HeadError {
+    HeadError::WrongExampleKind {
+        task: spec.name.clone(),
+        expected: spec.head.kind.name(),
+        got: e.kind_name(),
     }
 }

@@ -2,53 +2,13 @@
 
 use std::collections::BTreeMap;
 
-use serde::Serialize;
-use smtl_heads::{Example, MultiTaskModel, Prediction, TaskKind, TaskSpec};
-use smtl_metrics::{ClassificationReport, EntityReport};
+use smtl_heads::{Example, MultiTaskModel, Prediction, TaskMetrics, TaskSpec};
 
+use crate::cache::{CachedSplit, FeatureCache};
 use crate::TrainError;
 
 /// Batch size of evaluation (no gradients: larger than training's).
 const EVAL_BATCH: usize = 64;
-
-/// Entity-level scores of a token task, serialised with `entity_f1` (the
-/// strict IOB2 micro-F1) in front of the report's fields.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-pub struct EntityMetrics {
-    pub entity_f1: f64,
-    #[serde(flatten)]
-    pub report: EntityReport,
-}
-
-/// Every metric of a task on a split, as written to metrics.jsonl,
-/// report.json and `smtl eval`: `accuracy`, `macro_f1`, per-class P/R/F1
-/// and the confusion matrix; or `entity_f1`, precision, recall and
-/// per-type P/R/F1.
-#[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(untagged)]
-pub enum TaskMetrics {
-    Classification(ClassificationReport),
-    Entities(EntityMetrics),
-}
-
-impl TaskMetrics {
-    /// The metrics worth a curve: `accuracy` and `macro_f1`, or `entity_f1`
-    /// (a token task's macro-F1 is the entity macro-F1: left out).
-    pub fn headline(&self) -> BTreeMap<String, f64> {
-        match self {
-            Self::Classification(r) => BTreeMap::from([
-                ("accuracy".to_string(), r.accuracy),
-                ("macro_f1".to_string(), r.macro_f1),
-            ]),
-            Self::Entities(e) => BTreeMap::from([("entity_f1".to_string(), e.entity_f1)]),
-        }
-    }
-
-    /// As a JSON object.
-    pub fn to_json(&self) -> serde_json::Value {
-        serde_json::to_value(self).expect("metrics serialize")
-    }
-}
 
 /// A task's scores on a split.
 #[derive(Debug, Clone)]
@@ -84,83 +44,58 @@ pub fn evaluate<M: MultiTaskModel>(
     task: &str,
     examples: &[Example],
 ) -> Result<TaskEval, TrainError> {
+    evaluate_with(model, task, examples, None)
+}
+
+/// As [`evaluate`]; with `cache`, the encoder's features of `examples` (the
+/// task's dev split) come from the feature cache instead of the encoder.
+pub fn evaluate_with<M: MultiTaskModel>(
+    model: &M,
+    task: &str,
+    examples: &[Example],
+    cache: Option<&FeatureCache>,
+) -> Result<TaskEval, TrainError> {
     let spec = task_spec(model, task)?;
     if examples.is_empty() {
         return Err(TrainError::EmptyDataset(task.to_string()));
     }
     let mut predictions = Vec::with_capacity(examples.len());
-    for chunk in examples.chunks(EVAL_BATCH) {
+    let indices: Vec<usize> = (0..examples.len()).collect();
+    for (chunk, idx) in examples.chunks(EVAL_BATCH).zip(indices.chunks(EVAL_BATCH)) {
         let refs: Vec<&Example> = chunk.iter().collect();
         let batch = model.make_batch(task, &refs)?;
-        let out = tch::no_grad(|| model.forward_t(&batch, false))?;
+        let out = tch::no_grad(|| -> Result<_, TrainError> {
+            let features = match cache {
+                Some(c) => c.batch(task, CachedSplit::Dev, idx)?,
+                None => model.features(&batch, false)?,
+            };
+            Ok(model.forward_features(&batch, &features, false)?)
+        })?;
         predictions.extend(model.decode(&batch, &out)?);
     }
-    score(spec.head.kind, &spec.labels, examples, predictions)
+    score(&spec, examples, predictions)
 }
 
 /// Scores `predictions` against the labels of `examples`, both in the same
-/// order (shared by [`evaluate`] and the cached-feature path).
+/// order, with the metrics of the task's kind (shared by [`evaluate`] and
+/// the cached-feature path).
 pub fn score(
-    kind: TaskKind,
-    labels: &[String],
+    spec: &TaskSpec,
     examples: &[Example],
     predictions: Vec<Prediction>,
 ) -> Result<TaskEval, TrainError> {
     if examples.len() != predictions.len() {
-        return Err(TrainError::InvalidConfig(format!(
-            "{} predictions for {} examples",
-            predictions.len(),
-            examples.len()
-        )));
+        return Err(smtl_heads::HeadError::PredictionCount {
+            predictions: predictions.len(),
+            examples: examples.len(),
+        }
+        .into());
     }
-    let task = kind.name();
-    let missing = || TrainError::InvalidConfig(format!("{task} evaluation examples need labels"));
-    let (score, metrics) = match kind {
-        TaskKind::SentenceClassification => {
-            let mut gold = Vec::with_capacity(examples.len());
-            let mut pred = Vec::with_capacity(examples.len());
-            for (e, p) in examples.iter().zip(&predictions) {
-                let (Example::Sentence { label: Some(l), .. }, Some(p)) = (e, p.label_id()) else {
-                    return Err(missing());
-                };
-                gold.push(*l);
-                pred.push(p);
-            }
-            let report = ClassificationReport::compute(&gold, &pred, labels)?;
-            (report.accuracy, TaskMetrics::Classification(report))
-        }
-        TaskKind::TokenClassification => {
-            let name = |ids: &[usize]| -> Result<Vec<String>, TrainError> {
-                ids.iter()
-                    .map(|&i| {
-                        labels.get(i).cloned().ok_or_else(|| {
-                            TrainError::InvalidConfig(format!(
-                                "tag id {i} outside the {} labels",
-                                labels.len()
-                            ))
-                        })
-                    })
-                    .collect()
-            };
-            let mut gold = Vec::with_capacity(examples.len());
-            let mut pred = Vec::with_capacity(examples.len());
-            for (e, p) in examples.iter().zip(&predictions) {
-                let (Example::Words { tags: Some(t), .. }, Some(p)) = (e, p.tag_ids()) else {
-                    return Err(missing());
-                };
-                gold.push(name(t)?);
-                pred.push(name(p)?);
-            }
-            let report = EntityReport::compute(&gold, &pred)?;
-            (
-                report.f1,
-                TaskMetrics::Entities(EntityMetrics {
-                    entity_f1: report.f1,
-                    report,
-                }),
-            )
-        }
-    };
+    let (score, metrics) = spec
+        .head
+        .kind
+        .behaviour()
+        .score(spec, examples, &predictions)?;
     Ok(TaskEval {
         score,
         metrics,

@@ -8,7 +8,7 @@ pub mod sampler;
 pub mod schedule;
 pub mod weighting;
 
-pub mod cached;
+mod cache;
 pub mod checkpoint;
 mod error;
 mod evaluate;
@@ -17,8 +17,9 @@ mod observe;
 mod tasks;
 mod trainer;
 
+pub use cache::{CachedSplit, FeatureCache};
 pub use error::TrainError;
-pub use evaluate::{evaluate, score, EntityMetrics, TaskEval, TaskMetrics};
+pub use evaluate::{evaluate, evaluate_with, score, TaskEval};
 pub use freeze::{frozen_groups, FreezeRule, ParseFreezeRuleError};
 pub use observe::{
     CheckpointWriter, Checkpoints, EpochRecord, History, RunStart, StepRecord, TrainObserver,

@@ -26,8 +26,9 @@ use serde_json::json;
 use smtl_heads::{Example, GroupId, MultiTaskModel, SharedEncoderModel};
 use tch::{Device, Tensor};
 
+use crate::cache::{CachedSplit, FeatureCache};
 use crate::checkpoint::{self, write_atomically, STATE_FILE};
-use crate::evaluate::{evaluate, TaskEval};
+use crate::evaluate::{evaluate_with, TaskEval};
 use crate::freeze::{frozen_groups, FreezeRule};
 use crate::observe::{CheckpointWriter, EpochRecord, RunStart, StepRecord, TrainObserver};
 use crate::optim::{AdamW, AdamWConfig, GroupSettings};
@@ -80,6 +81,12 @@ pub struct TrainConfig {
     /// Groups named in `freeze` stay frozen throughout.
     #[serde(default)]
     pub gradual_unfreezing: bool,
+    /// Frozen-backbone fast path: the encoder's features of every train and
+    /// dev example are computed once (eval mode) and every step reads them
+    /// from a [`FeatureCache`]. Valid only with the whole encoder frozen
+    /// (`freeze = ["backbone"]` or `["all"]`) and no gradual unfreezing.
+    #[serde(default)]
+    pub cache_features: bool,
     /// Stop after this many optimizer steps in total (for tests; 0 = no limit).
     #[serde(default)]
     pub max_steps: usize,
@@ -105,6 +112,7 @@ impl Default for TrainConfig {
             loss_weighting: LossWeighting::Fixed(BTreeMap::new()),
             freeze: Vec::new(),
             gradual_unfreezing: false,
+            cache_features: false,
             max_steps: 0,
         }
     }
@@ -163,6 +171,8 @@ pub struct FitSummary {
     /// Training time of each epoch run by this call (no evaluation).
     pub epoch_train_seconds: Vec<f64>,
     pub last_dev: BTreeMap<String, TaskEval>,
+    /// Time spent building the feature cache (`cache_features`).
+    pub cache_seconds: Option<f64>,
 }
 
 /// Models the trainer can checkpoint.
@@ -199,6 +209,8 @@ pub struct Trainer<M: MultiTaskModel + Persist> {
     schedule: LinearSchedule,
     state: TrainState,
     groups: Vec<GroupId>,
+    /// Built at the first `fit` when `cache_features` is on.
+    cache: Option<FeatureCache>,
 }
 
 impl<M: MultiTaskModel + Persist> Trainer<M> {
@@ -282,8 +294,29 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
             schedule,
             state: TrainState::default(),
             groups: group_ids,
+            cache: None,
         };
         trainer.apply_freeze(0)?;
+        if trainer.config.cache_features {
+            let frozen = trainer.frozen_during(0)?;
+            let open: Vec<String> = trainer
+                .groups
+                .iter()
+                .filter(|g| g.is_backbone() && !frozen.contains(g))
+                .map(ToString::to_string)
+                .collect();
+            if trainer.config.gradual_unfreezing || !open.is_empty() {
+                return Err(TrainError::InvalidConfig(format!(
+                    "cache_features needs the whole encoder frozen for the whole run \
+                     (freeze = [\"backbone\"], no gradual unfreezing); trainable: {}",
+                    if open.is_empty() {
+                        "the layers gradual unfreezing opens".to_string()
+                    } else {
+                        open.join(", ")
+                    }
+                )));
+            }
+        }
         Ok(trainer)
     }
 
@@ -378,7 +411,11 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
         let data = &self.tasks[task];
         let refs: Vec<&Example> = examples.iter().map(|&i| &data.train[i]).collect();
         let batch = self.model.make_batch(&data.name, &refs)?;
-        let out = self.model.forward_t(&batch, true)?;
+        let features = match &self.cache {
+            Some(cache) => cache.batch(&data.name, CachedSplit::Train, examples)?,
+            None => self.model.features(&batch, true)?,
+        };
+        let out = self.model.forward_features(&batch, &features, true)?;
         let loss = out.loss.ok_or_else(|| {
             TrainError::InvalidConfig(format!("task {} batch has no labels", data.name))
         })?;
@@ -407,6 +444,9 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
         observers: &mut [&mut dyn TrainObserver],
     ) -> Result<FitSummary, TrainError> {
         let started = Instant::now();
+        if self.config.cache_features && self.cache.is_none() {
+            self.cache = Some(FeatureCache::build(&self.model, &self.tasks)?);
+        }
         let total = batches_per_epoch(&self.tasks, self.config.batch_size) * self.config.epochs;
         let run = RunStart {
             total_steps: total,
@@ -480,7 +520,8 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
             let mut dev = BTreeMap::new();
             for t in &self.tasks {
                 if !t.dev.is_empty() {
-                    dev.insert(t.name.clone(), evaluate(&self.model, &t.name, &t.dev)?);
+                    let eval = evaluate_with(&self.model, &t.name, &t.dev, self.cache.as_ref())?;
+                    dev.insert(t.name.clone(), eval);
                 }
             }
             let score = (!dev.is_empty())
@@ -517,6 +558,7 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
             last_dev = dev;
         }
         Ok(FitSummary {
+            cache_seconds: self.cache.as_ref().map(|c| c.seconds),
             best_score: self.state.best_score,
             best_epoch: self.state.best_epoch,
             seconds: started.elapsed().as_secs_f64(),

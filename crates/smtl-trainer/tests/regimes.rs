@@ -4,74 +4,88 @@
 mod common;
 use common::*;
 
-use smtl_heads::{Example, MultiTaskModel, SharedEncoderModel};
-use smtl_trainer::cached::{train_cached, CachedHead, CachedTrainConfig, FeatureCache};
-use smtl_trainer::{evaluate, TrainConfig, Trainer};
+use smtl_heads::{Example, MultiTaskModel, SharedEncoderModel, TaskBatch};
+use smtl_trainer::{
+    evaluate, evaluate_with, CachedSplit, FeatureCache, TaskData, TrainConfig, TrainError, Trainer,
+};
 use tch::Tensor;
 
-fn last_layer(model: &SharedEncoderModel) -> usize {
-    model.encoder().backbone().config().num_hidden_layers as usize
-}
-
-/// Gradients of `task`'s head after one backward pass of the plain model on
-/// `examples` (encoder in eval mode, as the cache is built).
-fn plain_head_grads(
+/// Loss and head gradients of one backward pass of `model` on `features`.
+fn head_grads(
     model: &SharedEncoderModel,
-    task: &str,
-    examples: &[Example],
+    batch: &TaskBatch,
+    features: &Tensor,
 ) -> (f64, Vec<(String, Tensor)>) {
-    let refs: Vec<&Example> = examples.iter().collect();
-    let batch = model.make_batch(task, &refs).unwrap();
-    let loss = model.forward_t(&batch, false).unwrap().loss.unwrap();
+    for (_, t) in model.encoder().var_store().variables() {
+        let mut g = t.grad();
+        if g.defined() {
+            let _ = g.zero_();
+        }
+    }
+    let loss = model
+        .forward_features(batch, features, false)
+        .unwrap()
+        .loss
+        .unwrap();
     loss.backward();
-    let prefix = format!("heads.{task}.");
+    let prefix = format!("heads.{}.", batch.task);
     let mut grads: Vec<(String, Tensor)> = model
         .encoder()
         .var_store()
         .variables()
         .into_iter()
-        .filter_map(|(n, t)| {
-            n.strip_prefix(&prefix)
-                .map(|k| (k.to_string(), t.grad().copy()))
-        })
+        .filter(|(n, _)| n.starts_with(&prefix))
+        .map(|(n, t)| (n, t.grad().copy()))
         .collect();
     grads.sort_by(|a, b| a.0.cmp(&b.0));
     (loss.double_value(&[]), grads)
 }
 
-fn cached_head_grads(head: &CachedHead, cache: &FeatureCache) -> (f64, Vec<(String, Tensor)>) {
-    let items = Tensor::arange(cache.len() as i64, (tch::Kind::Int64, tch::Device::Cpu));
-    let loss = head.loss(cache, &items, false);
-    loss.backward();
-    let mut grads: Vec<(String, Tensor)> = head
-        .var_store()
-        .variables()
-        .into_iter()
-        .map(|(n, t)| (n.trim_start_matches("head.").to_string(), t.grad().copy()))
-        .collect();
-    grads.sort_by(|a, b| a.0.cmp(&b.0));
-    (loss.double_value(&[]), grads)
+/// Heads only: the encoder's variables stay frozen (as `freeze =
+/// ["backbone"]` leaves them), the heads' take gradients.
+fn heads_trainable(model: &SharedEncoderModel) {
+    for (n, t) in model.encoder().var_store().variables() {
+        let _ = t.set_requires_grad(n.starts_with("heads."));
+    }
 }
 
 #[test]
-fn the_cached_path_gives_the_plain_paths_head_gradients() {
+fn cached_features_give_the_plain_paths_loss_and_head_gradients() {
     let _rng = lock();
     let model = tiny_model();
+    heads_trainable(&model);
     for data in tasks() {
-        let batch: Vec<Example> = data.train[..6].to_vec();
-        let (plain_loss, plain) = plain_head_grads(&model, &data.name, &batch);
-        let cache = FeatureCache::build(&model, &data.name, &batch, &[last_layer(&model)]).unwrap();
-        let head = CachedHead::from_model(&model, &cache).unwrap();
-        let (cached_loss, cached) = cached_head_grads(&head, &cache);
+        let examples: Vec<Example> = data.train[..6].to_vec();
+        let refs: Vec<&Example> = examples.iter().collect();
+        let batch = model.make_batch(&data.name, &refs).unwrap();
+        let plain_features = model.features(&batch, false).unwrap();
+        let (plain_loss, plain) = head_grads(&model, &batch, &plain_features);
+        let cache = FeatureCache::build(
+            &model,
+            &[TaskData {
+                name: data.name.clone(),
+                train: examples.clone(),
+                dev: Vec::new(),
+            }],
+        )
+        .unwrap();
+        // Rows come back in the batch's order, padded to its width.
+        let cached_features = cache
+            .batch(&data.name, CachedSplit::Train, &[0, 1, 2, 3, 4, 5])
+            .unwrap();
+        assert_eq!(
+            cached_features.size(),
+            plain_features.size(),
+            "{}",
+            data.name
+        );
+        let (cached_loss, cached) = head_grads(&model, &batch, &cached_features);
         assert!(
             (plain_loss - cached_loss).abs() < 1e-6,
             "{}: loss {plain_loss} vs {cached_loss}",
             data.name
         );
-        assert_eq!(
-            plain.iter().map(|g| &g.0).collect::<Vec<_>>(),
-            cached.iter().map(|g| &g.0).collect::<Vec<_>>()
-        );
+        assert!(!plain.is_empty());
         for ((name, a), (_, b)) in plain.iter().zip(&cached) {
             let diff = (a - b).abs().max().double_value(&[]);
             let scale = a.abs().max().double_value(&[]);
@@ -89,84 +103,95 @@ fn the_cached_path_gives_the_plain_paths_head_gradients() {
 fn cached_predictions_equal_the_models_predictions() {
     let _rng = lock();
     let model = tiny_model();
-    for data in tasks() {
+    let all = tasks();
+    let cache = FeatureCache::build(&model, &all).unwrap();
+    assert!(cache.bytes() > 0);
+    for data in &all {
         let expected = evaluate(&model, &data.name, &data.dev).unwrap();
-        let cache =
-            FeatureCache::build(&model, &data.name, &data.dev, &[last_layer(&model)]).unwrap();
-        let labels = model
-            .tasks()
-            .into_iter()
-            .find(|t| t.name == data.name)
-            .unwrap()
-            .labels;
-        let got = CachedHead::from_model(&model, &cache)
-            .unwrap()
-            .evaluate(&cache, &labels)
-            .unwrap();
+        let got = evaluate_with(&model, &data.name, &data.dev, Some(&cache)).unwrap();
         assert_eq!(got.predictions, expected.predictions, "{}", data.name);
         assert_eq!(got.score, expected.score);
     }
 }
 
 #[test]
-fn cached_training_learns_and_keeps_the_best_dev_epoch() {
+fn the_trainer_trains_heads_over_cached_features() {
     let _rng = lock();
+    let out = tempfile::tempdir().unwrap();
     let model = tiny_model();
-    let layers: Vec<usize> = (0..=last_layer(&model)).collect();
-    for data in tasks() {
-        let spec = model
-            .tasks()
-            .into_iter()
-            .find(|t| t.name == data.name)
-            .unwrap();
-        let train = FeatureCache::build(&model, &data.name, &data.train, &layers).unwrap();
-        let dev = FeatureCache::build(&model, &data.name, &data.dev, &layers).unwrap();
-        assert_eq!(train.features.size()[1], layers.len() as i64);
-        let mut head_config = spec.head.clone();
-        head_config.hidden = Some(16);
-        tch::manual_seed(3);
-        let mut head = CachedHead::new(&train, head_config, tch::Device::Cpu).unwrap();
-        let before = head.evaluate(&dev, &spec.labels).unwrap().score;
-        let config = CachedTrainConfig {
-            epochs: 30,
-            batch_size: 8,
-            lr: 1e-2,
-            weight_decay: 0.01,
-            warmup_ratio: 0.1,
-            seed: 5,
-        };
-        let fit = train_cached(&mut head, &train, &dev, &spec.labels, &config).unwrap();
-        let after = head.evaluate(&dev, &spec.labels).unwrap().score;
-        let best = fit.dev_scores.iter().cloned().fold(f64::MIN, f64::max);
-        assert_eq!(
-            after, best,
-            "{}: the kept head is not the best dev epoch",
-            data.name
-        );
-        assert!(after > before, "{}: dev {before} -> {after}", data.name);
-        assert!(
-            fit.trainable_parameters > 0
-                && fit.optimizer_state_bytes == 2 * 4 * fit.trainable_parameters
-        );
-    }
+    let backbone_before = snapshot(&model, "bert.");
+    let heads_before = snapshot(&model, "heads.");
+    let before: Vec<f64> = tasks()
+        .iter()
+        .map(|t| evaluate(&model, &t.name, &t.dev).unwrap().score)
+        .collect();
+    let mut trainer = Trainer::new(
+        model,
+        tasks(),
+        TrainConfig {
+            freeze: vec!["backbone".parse().unwrap()],
+            cache_features: true,
+            head_lr: 5e-2,
+            ..config(8)
+        },
+    )
+    .unwrap();
+    let history = fit_into(&mut trainer, out.path()).unwrap();
+    assert!(all_equal(
+        &backbone_before,
+        &snapshot(trainer.model(), "bert.")
+    ));
+    assert!(!all_equal(
+        &heads_before,
+        &snapshot(trainer.model(), "heads.")
+    ));
+    // best/ holds the best dev epoch.
+    let best_dev = history
+        .epochs
+        .iter()
+        .filter_map(|e| e.dev_score)
+        .fold(f64::MIN, f64::max);
+    assert_eq!(trainer.state().best_score, Some(best_dev));
+    let best = SharedEncoderModel::load(&out.path().join("best"), tch::Device::Cpu).unwrap();
+    let after: Vec<f64> = tasks()
+        .iter()
+        .map(|t| evaluate(&best, &t.name, &t.dev).unwrap().score)
+        .collect();
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    assert!(
+        (mean(&after) - best_dev).abs() < 1e-9,
+        "{after:?} vs {best_dev}"
+    );
+    assert!(mean(&after) > mean(&before), "dev {before:?} -> {after:?}");
 }
 
 #[test]
-fn bad_cache_requests_are_typed_errors() {
+fn the_cache_needs_a_frozen_encoder() {
     let _rng = lock();
-    let model = tiny_model();
-    let data = &tasks()[0];
-    assert!(FeatureCache::build(&model, "topic", &[], &[1]).is_err());
-    assert!(FeatureCache::build(&model, "topic", &data.train, &[]).is_err());
-    assert!(FeatureCache::build(&model, "topic", &data.train, &[9]).is_err());
-    assert!(FeatureCache::build(&model, "nope", &data.train, &[1]).is_err());
-    let unlabelled = [Example::Sentence {
-        text: "x".into(),
-        label: None,
-    }];
-    assert!(FeatureCache::build(&model, "topic", &unlabelled, &[1]).is_err());
-    let cache = FeatureCache::build(&model, "topic", &data.train, &[1]).unwrap();
-    assert!(cache.keep_layers(&[0]).is_err());
+    for config in [
+        TrainConfig {
+            cache_features: true,
+            ..config(1)
+        },
+        TrainConfig {
+            cache_features: true,
+            freeze: vec!["bottom:1".parse().unwrap()],
+            ..config(1)
+        },
+        TrainConfig {
+            cache_features: true,
+            freeze: vec!["backbone".parse().unwrap()],
+            gradual_unfreezing: true,
+            ..config(2)
+        },
+    ] {
+        let err = Trainer::new(tiny_model(), tasks(), config).err().unwrap();
+        assert!(matches!(err, TrainError::InvalidConfig(_)), "{err}");
+        assert!(err.to_string().contains("cache_features"), "{err}");
+    }
+    let cache = FeatureCache::build(&tiny_model(), &tasks()).unwrap();
+    assert!(cache.batch("nope", CachedSplit::Train, &[0]).is_err());
+    assert!(cache.batch("topic", CachedSplit::Train, &[999]).is_err());
 }
 
 #[test]

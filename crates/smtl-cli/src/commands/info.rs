@@ -8,8 +8,6 @@ use serde_json::json;
 use smtl_embedding::{SentenceEncoder, SentenceStep};
 use smtl_heads::{MultiTaskModel, SharedEncoderModel};
 
-use crate::data::kind_name;
-
 #[derive(clap::Args, Debug, Clone)]
 pub struct InfoArgs {
     /// A sentence-transformers directory or a checkpoint of `smtl train`.
@@ -38,7 +36,7 @@ pub fn describe(dir: &std::path::Path) -> Result<serde_json::Value> {
                 let prefix = format!("{}.{}.", smtl_heads::HEADS_PREFIX, t.name);
                 json!({
                     "name": t.name,
-                    "kind": kind_name(t.head.kind).name(),
+                    "kind": t.head.kind.id(),
                     "labels": t.labels,
                     "hidden": t.head.hidden,
                     "parameters": numel(vars.iter().filter(|(n, _)| n.starts_with(&prefix)).map(|(_, v)| v.shallow_clone())),

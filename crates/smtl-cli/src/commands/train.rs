@@ -67,7 +67,7 @@ fn build_model(
                 "task {:?}: the checkpoint {} has a {} head over labels [{}], the data gives [{}]",
                 p.data.name,
                 config.model.display(),
-                crate::data::kind_name(spec.head.kind).name(),
+                spec.head.kind.id(),
                 spec.labels.join(", "),
                 p.vocab.labels().join(", ")
             ),
