@@ -49,20 +49,30 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
 
 /// Which backends the libtorch in use has, and what `auto` picks.
 pub fn backends() -> serde_json::Value {
+    let backend = smtl_kernels::load_cuda_backend();
     let cuda = tch::Cuda::is_available();
     let devices = if cuda { tch::Cuda::device_count() } else { 0 };
     let auto = smtl_backbone::DeviceSpec::Auto
         .resolve()
         .map(commands::embed::device_name)
         .unwrap_or_else(|e| e.to_string());
+    let runtime = match &backend {
+        Ok(v) => format!(
+            "CUDA backend loaded (runtime {}.{})",
+            v / 1000,
+            v % 1000 / 10
+        ),
+        Err(why) => format!("no CUDA backend ({why})"),
+    };
     serde_json::json!({
         "cpu": true,
+        "cuda_backend": backend.as_ref().ok(),
         "cuda": cuda,
         "cuda_devices": devices,
         "auto": auto,
         "summary": format!(
-            "cpu{}; auto picks {auto}",
-            if cuda { format!(", cuda ({devices} device(s))") } else { ", no CUDA device".to_string() }
+            "cpu; {runtime}; {}; auto picks {auto}",
+            if cuda { format!("{devices} CUDA device(s)") } else { "no CUDA device".to_string() }
         ),
     })
 }

@@ -1,5 +1,9 @@
 // Calls libtorch operators that tch does not bind, through the dispatcher.
 // Every entry point catches C++ exceptions and returns them as a message.
+#include <ATen/detail/CUDAHooksInterface.h>
+#include <dlfcn.h>
+#include <unistd.h>
+#include <string>
 #include <ATen/ATen.h>
 #include <ATen/core/dispatch/Dispatcher.h>
 #include <ATen/core/stack.h>
@@ -279,5 +283,37 @@ char* smtl_int8_linear(const at::Tensor* x, const at::Tensor* w_t, const at::Ten
 }
 
 void smtl_free_message(char* message) { std::free(message); }
+
+}  // extern "C"
+
+// On a machine with an NVIDIA driver, libtorch's CUDA backend is loaded when
+// the process starts, before anything can query CUDA: libtorch fixes its
+// CUDA hooks at the first query, and without libtorch_cuda.so loaded it
+// would keep the stub hooks (no CUDA) for the life of the process. Without
+// a driver nothing is loaded here (it would map ~265 MiB for nothing); an
+// explicit `cuda` device loads it later through load_cuda_backend().
+__attribute__((constructor)) static void smtl_load_cuda_at_start() {
+  if (access("/dev/nvidiactl", F_OK) != 0 && access("/proc/driver/nvidia", F_OK) != 0) return;
+  Dl_info info;
+  if (dladdr(reinterpret_cast<void*>(&at::detail::getCUDAHooks), &info) == 0 || info.dli_fname == nullptr) return;
+  std::string dir(info.dli_fname);
+  const auto slash = dir.rfind('/');
+  if (slash == std::string::npos) return;
+  const std::string path = dir.substr(0, slash) + "/libtorch_cuda.so";
+  dlopen(path.c_str(), RTLD_NOW | RTLD_GLOBAL);  // a CPU-only libtorch: no file, nothing happens
+}
+
+extern "C" {
+
+// The CUDA runtime version libtorch's CUDA hooks report (e.g. 12080), or -1
+// when only the stub hooks are registered: libtorch_cuda.so is not loaded
+// into the process, so libtorch cannot use CUDA at all. Needs no GPU.
+long smtl_cuda_runtime_version() {
+  try {
+    return at::detail::getCUDAHooks().versionCUDART();
+  } catch (...) {
+    return -1;
+  }
+}
 
 }  // extern "C"

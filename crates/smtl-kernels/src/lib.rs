@@ -41,6 +41,7 @@ mod ffi {
             out: *mut *mut CTensor,
         ) -> *mut c_char;
         pub fn smtl_free_message(message: *mut c_char);
+        pub fn smtl_cuda_runtime_version() -> std::os::raw::c_long;
     }
 }
 
@@ -135,4 +136,68 @@ pub fn onednn_linear_available() -> bool {
             }
         })
     })
+}
+
+/// The directory of the `libtorch_cpu.so` this process runs on (from
+/// `/proc/self/maps`), where the wheel keeps `libtorch_cuda.so` too.
+fn libtorch_dir() -> Option<std::path::PathBuf> {
+    let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+    maps.lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .find(|p| p.ends_with("/libtorch_cpu.so"))
+        .and_then(|p| std::path::Path::new(p).parent().map(|d| d.to_path_buf()))
+}
+
+/// Loads libtorch's CUDA backend (`libtorch_cuda.so`, next to the
+/// `libtorch_cpu.so` in use) into the process, once.
+///
+/// tch can only use CUDA when that library is loaded: its static
+/// initialisers register the CUDA hooks. Binaries link only what they call
+/// (`--as-needed`), which never includes it, so without this `auto` would
+/// quietly pick the CPU on a GPU machine. Loading needs no GPU; on a libtorch
+/// without CUDA (the CPU-only wheel) it is an `Err` that callers treat as
+/// "no CUDA backend". Returns the CUDA runtime version the real hooks report.
+///
+/// Call it before anything queries CUDA: libtorch registers the hooks it
+/// finds at its first CUDA query and keeps them for the life of the process
+/// (`DeviceSpec::resolve` calls this first). On a machine with an NVIDIA
+/// driver the shim already loaded it when the process started.
+pub fn load_cuda_backend() -> Result<i64, String> {
+    static LOADED: OnceLock<Result<i64, String>> = OnceLock::new();
+    LOADED
+        .get_or_init(|| {
+            // libtorch fixes its CUDA hooks at the first CUDA query: the
+            // library must be loaded before anything asks (so no version
+            // query here before loading).
+            let path = libtorch_dir()
+                .map(|d| d.join("libtorch_cuda.so"))
+                .filter(|p| p.is_file())
+                .ok_or_else(|| {
+                    "this libtorch has no libtorch_cuda.so (a CPU-only build)".to_string()
+                })?;
+            // SAFETY: loading a shared library runs its initialisers; this
+            // is libtorch's own CUDA backend, built for the libtorch_cpu
+            // already loaded. RTLD_GLOBAL: its symbols serve later loads.
+            let lib = unsafe {
+                libloading::os::unix::Library::open(
+                    Some(&path),
+                    libloading::os::unix::RTLD_NOW | libloading::os::unix::RTLD_GLOBAL,
+                )
+            }
+            .map_err(|e| format!("cannot load {}: {e}", path.display()))?;
+            // Never unloaded: libtorch keeps pointers into it.
+            std::mem::forget(lib);
+            cuda_runtime_version()
+                .ok_or_else(|| format!("{} loaded but registered no CUDA hooks", path.display()))
+        })
+        .clone()
+}
+
+/// The CUDA runtime version of libtorch's CUDA hooks (e.g. 12080 for 12.8),
+/// `None` with the stub hooks of a process whose first CUDA query came
+/// before the backend was loaded.
+pub fn cuda_runtime_version() -> Option<i64> {
+    // SAFETY: no arguments; the shim catches every C++ exception.
+    let v = unsafe { ffi::smtl_cuda_runtime_version() };
+    (v >= 0).then_some(v as i64)
 }

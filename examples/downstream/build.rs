@@ -1,0 +1,3 @@
+fn main() {
+    smtl_build::link_libtorch();
+}
