@@ -570,3 +570,19 @@ fn cuda_is_wired_in_and_absent_devices_are_named() {
     let text = stdout(&o);
     assert!(text.contains("auto picks cpu"), "{text}");
 }
+
+/// `cargo install --path crates/smtl-cli` puts the binary far from the
+/// workspace: a copy elsewhere must still find libtorch (absolute rpath).
+#[test]
+fn a_copy_of_smtl_outside_the_workspace_runs() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("smtl");
+    std::fs::copy(env!("CARGO_BIN_EXE_smtl"), &copy).unwrap();
+    let o = Command::new(&copy)
+        .arg("--version")
+        .env_remove("LD_LIBRARY_PATH")
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("smtl "), "{}", stdout(&o));
+}
