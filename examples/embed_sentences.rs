@@ -23,9 +23,7 @@ mod common;
 
 use clap::Parser;
 use common::BoxError;
-use smtl_cli::commands::embed::{check_output, device_name, embed_file, load_encoder};
-use smtl_cli::io::LineReader;
-use smtl_cli::signals::Interrupted;
+use smtl_cli::commands::embed::{self, device_name, load_encoder};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -169,50 +167,21 @@ fn demo(cli: &Cli) -> Result<(), BoxError> {
 }
 
 // ---------------------------------------------------------------------------
-// File mode: the library code of `smtl embed`
+// File mode: `smtl embed` itself
 // ---------------------------------------------------------------------------
-
-fn file_mode(cli: &Cli, input: &std::path::Path, output: &std::path::Path) -> Result<(), BoxError> {
-    // Cheap checks first, before the model loads.
-    check_output(output)?;
-    if !input.is_file() {
-        LineReader::open(input)?;
-    }
-    let encoder = encoder(cli)?;
-    eprintln!(
-        "embedding {} with {} (dim {}) on {}",
-        input.display(),
-        cli.model.display(),
-        encoder.embedding_dim(),
-        device_name(encoder.device())
-    );
-    let s = embed_file(&encoder, input, output)?;
-    eprintln!(
-        "wrote {} embeddings of dim {} to {} in {:.1} s ({:.0} sentences/s)",
-        s.rows,
-        s.dim,
-        output.display(),
-        s.seconds,
-        s.rows as f64 / s.seconds.max(1e-9)
-    );
-    Ok(())
-}
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match (&cli.input, &cli.output) {
-        (Some(input), Some(output)) => file_mode(&cli, input, output),
+        (Some(input), Some(output)) => embed::run(&embed::EmbedArgs {
+            model: cli.model.clone(),
+            input: input.clone(),
+            output: output.clone(),
+            device: cli.device.clone(),
+            batch_size: cli.batch_size,
+            precision: cli.precision.clone(),
+        }),
         _ => demo(&cli),
     };
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            if err.downcast_ref::<Interrupted>().is_some() {
-                ExitCode::from(130)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-    }
+    smtl_cli::exit_code(result)
 }

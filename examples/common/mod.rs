@@ -57,14 +57,8 @@ impl ModelDataDevice {
     }
 }
 
-/// `main`'s ending: success, or `error:` and the cause chain on stderr
-/// (anyhow's `{:#}`) and exit status 1.
+/// `main`'s ending: the `smtl` command's (`error:` and the cause chain
+/// on stderr, exit status 1, or 130 after a signal).
 pub fn exit_code(result: Result<(), BoxError>) -> ExitCode {
-    match result {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            ExitCode::FAILURE
-        }
-    }
+    smtl_cli::exit_code(result)
 }

@@ -56,19 +56,21 @@ impl DeviceSpec {
     /// machine `auto` costs nothing (the backend maps about 265 MiB of CUDA
     /// libraries, measured in docs/task1-sentence-encoder.md).
     pub fn resolve(self) -> Result<Device> {
-        let backend = match self {
-            Self::Cpu => return Ok(Device::Cpu),
-            Self::Auto if !nvidia_driver_present() => return Ok(Device::Cpu),
-            _ => smtl_kernels::load_cuda_backend(),
-        };
         match self {
             Self::Cpu => Ok(Device::Cpu),
-            Self::Auto => Ok(if Cuda::is_available() {
-                Device::Cuda(0)
-            } else {
-                Device::Cpu
-            }),
+            Self::Auto if !nvidia_driver_present() => Ok(Device::Cpu),
+            Self::Auto => {
+                // The result only says whether a GPU can be seen at all,
+                // which `is_available` answers next.
+                let _ = smtl_kernels::load_cuda_backend();
+                Ok(if Cuda::is_available() {
+                    Device::Cuda(0)
+                } else {
+                    Device::Cpu
+                })
+            }
             Self::Cuda(n) => {
+                let backend = smtl_kernels::load_cuda_backend();
                 let count = if Cuda::is_available() {
                     Cuda::device_count() as usize
                 } else {

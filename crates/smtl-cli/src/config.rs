@@ -364,7 +364,7 @@ impl RunConfig {
                             kind.id(),
                             formats(kind)
                                 .iter()
-                                .map(|f| format!("{f:?}").to_lowercase())
+                                .map(|f| f.name())
                                 .collect::<Vec<_>>()
                                 .join(", ")
                         ),

@@ -142,6 +142,36 @@ fn check_known<'a>(
     Ok(())
 }
 
+/// The task's train/dev/test as `T` (`as_kind` checks each file holds the
+/// kind's data), missing splits carved from train; an empty training split
+/// is an error naming the file.
+fn splits_of<T: HasIndex>(
+    plan: &TaskPlan,
+    train: Labelled,
+    dev: Option<Labelled>,
+    test: Option<Labelled>,
+    as_kind: fn(Labelled, &Path) -> Result<Vec<T>>,
+    noun: &str,
+) -> Result<(Splits<T>, Vec<&'static str>)> {
+    let conv = |l: Option<Labelled>, p: &Option<PathBuf>| {
+        l.map(|l| as_kind(l, p.as_deref().unwrap_or(&plan.train)))
+            .transpose()
+    };
+    let (splits, carved) = carve(
+        as_kind(train, &plan.train)?,
+        conv(dev, &plan.dev)?,
+        conv(test, &plan.test)?,
+    );
+    if splits.train.is_empty() {
+        bail!(
+            "task {:?}: no training {noun} in {}",
+            plan.name,
+            plan.train.display()
+        );
+    }
+    Ok((splits, carved))
+}
+
 /// Reads and prepares one task of a run config.
 pub fn load_task(plan: &TaskPlan) -> Result<TaskFiles> {
     let read_split = |path: &Option<PathBuf>| -> Result<Option<Labelled>> {
@@ -153,22 +183,7 @@ pub fn load_task(plan: &TaskPlan) -> Result<TaskFiles> {
     let test_file = plan.test.clone().unwrap_or_else(|| plan.train.clone());
     let (mut prepared, carved) = match plan.kind {
         TaskKind::SentenceClassification => {
-            let conv = |l: Option<Labelled>, p: &Option<PathBuf>| {
-                l.map(|l| sentences(l, p.as_deref().unwrap_or(&plan.train)))
-                    .transpose()
-            };
-            let (splits, carved) = carve(
-                sentences(train, &plan.train)?,
-                conv(dev, &plan.dev)?,
-                conv(test, &plan.test)?,
-            );
-            if splits.train.is_empty() {
-                bail!(
-                    "task {:?}: no training examples in {}",
-                    plan.name,
-                    plan.train.display()
-                );
-            }
+            let (splits, carved) = splits_of(plan, train, dev, test, sentences, "examples")?;
             let known: BTreeSet<String> = splits.train.iter().map(|e| e.label.clone()).collect();
             fn labels(xs: &[SentenceExample]) -> impl Iterator<Item = (usize, &str)> {
                 xs.iter().map(|e| (e.index, e.label.as_str()))
@@ -178,22 +193,7 @@ pub fn load_task(plan: &TaskPlan) -> Result<TaskFiles> {
             (sentence_task(&plan.name, splits)?, carved)
         }
         TaskKind::TokenClassification => {
-            let conv = |l: Option<Labelled>, p: &Option<PathBuf>| {
-                l.map(|l| tokens(l, p.as_deref().unwrap_or(&plan.train)))
-                    .transpose()
-            };
-            let (splits, carved) = carve(
-                tokens(train, &plan.train)?,
-                conv(dev, &plan.dev)?,
-                conv(test, &plan.test)?,
-            );
-            if splits.train.is_empty() {
-                bail!(
-                    "task {:?}: no training sentences in {}",
-                    plan.name,
-                    plan.train.display()
-                );
-            }
+            let (splits, carved) = splits_of(plan, train, dev, test, tokens, "sentences")?;
             let types = smtl_data::entity_types(&splits.train);
             let mut known: BTreeSet<String> = BTreeSet::from(["O".to_string()]);
             for t in &types {

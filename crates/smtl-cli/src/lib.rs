@@ -36,6 +36,22 @@ pub enum Command {
     Info(commands::info::InfoArgs),
 }
 
+/// A command's ending: success, or `error:` and the cause chain on stderr
+/// with exit status 130 when a signal stopped it and 1 otherwise.
+pub fn exit_code(result: anyhow::Result<()>) -> std::process::ExitCode {
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            if err.downcast_ref::<signals::Interrupted>().is_some() {
+                std::process::ExitCode::from(130)
+            } else {
+                std::process::ExitCode::FAILURE
+            }
+        }
+    }
+}
+
 /// Runs one parsed command line.
 pub fn run(cli: &Cli) -> anyhow::Result<()> {
     match &cli.command {

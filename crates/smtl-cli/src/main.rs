@@ -5,7 +5,6 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use smtl_cli::signals::Interrupted;
 
 fn main() -> ExitCode {
     let cli = match smtl_cli::Cli::try_parse() {
@@ -13,15 +12,5 @@ fn main() -> ExitCode {
         // --help and --version print and exit 0; usage errors exit 2.
         Err(e) => e.exit(),
     };
-    match smtl_cli::run(&cli) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(err) => {
-            eprintln!("error: {err:#}");
-            if err.downcast_ref::<Interrupted>().is_some() {
-                ExitCode::from(130)
-            } else {
-                ExitCode::FAILURE
-            }
-        }
-    }
+    smtl_cli::exit_code(smtl_cli::run(&cli))
 }

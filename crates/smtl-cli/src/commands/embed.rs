@@ -8,8 +8,7 @@ use std::rc::Rc;
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
-use smtl_backbone::{DeviceSpec, Precision};
-use smtl_embedding::{EncoderOptions, SentenceEncoder};
+use smtl_embedding::SentenceEncoder;
 
 use crate::io::{EmbedIoError, JsonlRowWriter, LineReader, NpyRowWriter};
 use crate::progress::bytes_bar;
@@ -82,14 +81,11 @@ pub fn load_encoder(
     if batch_size == 0 {
         bail!("--batch-size must be at least 1");
     }
-    let precision: Precision = precision.parse()?;
-    let device = device.parse::<DeviceSpec>()?.resolve()?;
-    let options = EncoderOptions {
-        batch_size,
-        precision,
-        ..EncoderOptions::default()
-    };
-    SentenceEncoder::from_dir_with(model, device, options)
+    SentenceEncoder::builder(model)
+        .device(device)
+        .precision(precision)
+        .batch_size(batch_size)
+        .build()
         .with_context(|| format!("cannot load model {}", model.display()))
 }
 
