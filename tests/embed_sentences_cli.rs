@@ -431,3 +431,45 @@ fn a_signal_mid_run_leaves_neither_output_nor_partial_file() {
     assert!(!output.exists(), "output written although interrupted");
     assert!(!partial.exists(), "the .partial file was left behind");
 }
+
+/// The real all-mpnet-base-v2 through the example, as the README shows it:
+/// 768-wide rows in input order, equal to sentence-transformers' fixture.
+#[test]
+fn mpnet_npy_output_equals_sentence_transformers_in_input_order() {
+    let model = root().join("models/all-mpnet-base-v2");
+    assert!(
+        model.join("model.safetensors").is_file(),
+        "run scripts/setup"
+    );
+    let sentences: Vec<String> = serde_json::from_str(
+        &fs::read_to_string(root().join("fixtures/mpnet/sentences.json")).unwrap(),
+    )
+    .unwrap();
+    let want: Array2<f32> = read_npy(root().join("fixtures/mpnet/embeddings.npy")).unwrap();
+    // Lines of very different lengths, in an order the batcher will change.
+    let picks: Vec<usize> = vec![40, 3, sentences.len() - 1, 17, 120, 9];
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("in.txt");
+    let output = dir.path().join("out.npy");
+    let lines: Vec<&str> = picks.iter().map(|&i| sentences[i].as_str()).collect();
+    fs::write(&input, lines.join("\n") + "\n").unwrap();
+    let out = run(&[
+        "--model",
+        p(&model),
+        "--input",
+        p(&input),
+        "--output",
+        p(&output),
+        "--device",
+        "cpu",
+    ]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let got: Array2<f32> = read_npy(&output).unwrap();
+    assert_eq!(got.shape(), &[picks.len(), 768]);
+    for (row, &i) in picks.iter().enumerate() {
+        let diff = (&got.row(row) - &want.row(i))
+            .iter()
+            .fold(0f32, |m, d| m.max(d.abs()));
+        assert!(diff <= 1e-4, "line {row} (fixture #{i}): max |diff| {diff}");
+    }
+}

@@ -16,8 +16,21 @@ pub enum BackboneError {
         path: PathBuf,
         reason: serde_json::Error,
     },
-    #[error("invalid BERT config: {0}")]
+    #[error("invalid encoder config: {0}")]
     InvalidConfig(String),
+    #[error("model_type {model_type} is not a supported encoder family (supported: {supported})")]
+    UnknownFamily {
+        model_type: String,
+        supported: String,
+    },
+    #[error(
+        "config.json says model_type {config}, but the tensors of {path} are laid out as {tensors}"
+    )]
+    FamilyMismatch {
+        path: PathBuf,
+        config: crate::Family,
+        tensors: &'static str,
+    },
     #[error("{path} is not a valid safetensors file: {message}")]
     SafeTensors { path: PathBuf, message: String },
     #[error("{path} lacks {} tensor(s) the model needs: {}", names.len(), names.join(", "))]

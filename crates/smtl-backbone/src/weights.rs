@@ -6,27 +6,70 @@ use std::path::Path;
 use safetensors::{Dtype, SafeTensors};
 use tch::{nn::VarStore, Kind, Tensor};
 
-use crate::{BackboneError, BertConfig, Result};
+use crate::{BackboneError, EncoderConfig, Family, Result};
 
-/// Namespaces that belong to the BERT backbone; any tensor in them that the
-/// model does not know is an error, because it means the architecture differs.
-const BACKBONE_NAMESPACES: [&str; 3] = ["embeddings.", "encoder.", "pooler."];
+/// Namespaces that belong to a backbone (DistilBERT's blocks are under
+/// `transformer.`); any tensor in them that the model does not know is an
+/// error, because it means the architecture differs.
+const BACKBONE_NAMESPACES: [&str; 4] = ["embeddings.", "encoder.", "pooler.", "transformer."];
+
+/// The tensor layout a family's checkpoints have (RoBERTa and XLM-R share
+/// BERT's names).
+fn family_layout(family: Family) -> &'static str {
+    match family {
+        Family::Bert | Family::Roberta | Family::XlmRoberta => "BERT/RoBERTa",
+        Family::Mpnet => "MPNet",
+        Family::DistilBert => "DistilBERT",
+    }
+}
+
+/// The layout the tensor names of a checkpoint show, if any: each family
+/// has block tensor names no other family uses.
+pub fn tensor_family_layout<'a>(names: impl IntoIterator<Item = &'a str>) -> Option<&'static str> {
+    names.into_iter().find_map(|n| {
+        if n.contains(".attention.attn.q.") || n.contains("relative_attention_bias") {
+            Some("MPNet")
+        } else if n.contains("transformer.layer.") && n.contains(".attention.q_lin.") {
+            Some("DistilBERT")
+        } else if n.contains(".attention.self.query.") {
+            Some("BERT/RoBERTa")
+        } else {
+            None
+        }
+    })
+}
+
+/// Refuses a checkpoint whose tensors belong to another family than the
+/// config's: naming both says more than a list of missing tensors.
+fn check_family(family: Family, path: &Path, file: &SafeTensors) -> Result<()> {
+    match tensor_family_layout(file.names()) {
+        Some(found) if found != family_layout(family) => Err(BackboneError::FamilyMismatch {
+            path: path.to_path_buf(),
+            config: family,
+            tensors: found,
+        }),
+        _ => Ok(()),
+    }
+}
 
 /// What [`load_safetensors`] did, for callers that want to log it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LoadReport {
     /// Number of variables filled from the file.
     pub loaded: usize,
-    /// Tensors present in the file but deliberately not used: BERT's pooler
-    /// (sentence-transformers never uses it), the `position_ids` buffer, and
-    /// heads of other architectures (`cls.*`, `classifier.*`, ...).
+    /// Tensors present in the file but deliberately not used: the pooler
+    /// (sentence-transformers never uses it), the `position_ids` and
+    /// `token_type_ids` buffers, and task heads (`cls.*`, `lm_head.*`, ...).
     pub ignored: Vec<String>,
 }
 
-/// Canonical backbone name of a checkpoint tensor: drops a `bert.` prefix
-/// (`BertFor*` checkpoints) and maps TF-era `LayerNorm.gamma/beta` names.
-fn canonical_name(name: &str) -> String {
-    let name = name.strip_prefix("bert.").unwrap_or(name);
+/// Canonical backbone name of a checkpoint tensor: drops the family's task
+/// checkpoint prefix (`bert.` in `BertFor*`, `roberta.`, `mpnet.`,
+/// `distilbert.`) and maps TF-era `LayerNorm.gamma/beta` names.
+pub(crate) fn canonical_name(family: Family, name: &str) -> String {
+    let name = name
+        .strip_prefix(family.checkpoint_prefix())
+        .unwrap_or(name);
     if let Some(stem) = name.strip_suffix("LayerNorm.gamma") {
         format!("{stem}LayerNorm.weight")
     } else if let Some(stem) = name.strip_suffix("LayerNorm.beta") {
@@ -134,10 +177,15 @@ pub fn pickle_to_safetensors_bytes(path: &Path) -> Result<Vec<u8>> {
 /// backbone's namespaces must be used. Half-precision weights are converted
 /// to the variable's kind. Nothing of the store is changed when an error is
 /// returned for a missing, unexpected, mis-shaped or mis-typed tensor.
-pub fn load_safetensors(vs: &VarStore, prefix: &str, path: impl AsRef<Path>) -> Result<LoadReport> {
+pub fn load_safetensors(
+    vs: &VarStore,
+    prefix: &str,
+    family: Family,
+    path: impl AsRef<Path>,
+) -> Result<LoadReport> {
     let path = path.as_ref();
     let bytes = read_safetensors(path)?;
-    load_safetensors_bytes(vs, prefix, path, &bytes)
+    load_safetensors_bytes(vs, prefix, family, path, &bytes)
 }
 
 /// Reads a weights file, refusing pickle formats.
@@ -162,8 +210,11 @@ fn parse<'a>(path: &Path, bytes: &'a [u8]) -> Result<SafeTensors<'a>> {
 /// not be filled, and building it first could exhaust memory (or panic in
 /// libtorch's allocator for absurd sizes). Smaller disagreements are left
 /// to [`load_safetensors_bytes`], which names the mismatching tensor.
-pub fn check_config_fits(config: &BertConfig, path: &Path, bytes: &[u8]) -> Result<()> {
+///
+/// A checkpoint of another family than the config's is refused here too.
+pub fn check_config_fits(config: &EncoderConfig, path: &Path, bytes: &[u8]) -> Result<()> {
     let file = parse(path, bytes)?;
+    check_family(config.family, path, &file)?;
     let held: u64 = file
         .iter()
         .map(|(_, v)| v.shape().iter().map(|&d| d as u64).product::<u64>())
@@ -188,17 +239,19 @@ pub fn check_config_fits(config: &BertConfig, path: &Path, bytes: &[u8]) -> Resu
 pub fn load_safetensors_bytes(
     vs: &VarStore,
     prefix: &str,
+    family: Family,
     path: &Path,
     bytes: &[u8],
 ) -> Result<LoadReport> {
     let file = parse(path, bytes)?;
+    check_family(family, path, &file)?;
 
     // Two tensors of the backbone that map to one variable (`bert.X` and
     // `X`, `LayerNorm.gamma` and `LayerNorm.weight`) are ambiguous.
     let mut by_name: HashMap<String, String> = HashMap::new();
     let mut duplicates = Vec::new();
     for n in file.names() {
-        let canonical = canonical_name(n);
+        let canonical = canonical_name(family, n);
         let in_backbone = BACKBONE_NAMESPACES
             .iter()
             .any(|ns| canonical.starts_with(ns));
@@ -277,7 +330,9 @@ pub fn load_safetensors_bytes(
         let in_backbone = BACKBONE_NAMESPACES
             .iter()
             .any(|ns| canonical.starts_with(ns));
-        let harmless = canonical.starts_with("pooler.") || canonical.ends_with("position_ids");
+        let harmless = canonical.starts_with("pooler.")
+            || canonical.ends_with("position_ids")
+            || canonical.ends_with("token_type_ids");
         if in_backbone && !harmless {
             unexpected.push(original.clone());
         } else {
@@ -313,15 +368,55 @@ mod tests {
 
     #[test]
     fn canonical_names_accept_prefixed_and_tf_era_checkpoints() {
+        let bert = |n| canonical_name(Family::Bert, n);
         assert_eq!(
-            canonical_name("bert.embeddings.LayerNorm.gamma"),
+            bert("bert.embeddings.LayerNorm.gamma"),
             "embeddings.LayerNorm.weight"
         );
         assert_eq!(
-            canonical_name("encoder.layer.0.output.LayerNorm.beta"),
+            bert("encoder.layer.0.output.LayerNorm.beta"),
             "encoder.layer.0.output.LayerNorm.bias"
         );
-        assert_eq!(canonical_name("pooler.dense.weight"), "pooler.dense.weight");
+        assert_eq!(bert("pooler.dense.weight"), "pooler.dense.weight");
+        assert_eq!(
+            canonical_name(
+                Family::XlmRoberta,
+                "roberta.encoder.layer.0.output.dense.bias"
+            ),
+            "encoder.layer.0.output.dense.bias"
+        );
+        assert_eq!(
+            canonical_name(
+                Family::DistilBert,
+                "distilbert.transformer.layer.1.ffn.lin1.weight"
+            ),
+            "transformer.layer.1.ffn.lin1.weight"
+        );
+        // Another family's prefix is not stripped: it is not this model's.
+        assert_eq!(
+            canonical_name(Family::Mpnet, "bert.embeddings.word_embeddings.weight"),
+            "bert.embeddings.word_embeddings.weight"
+        );
+    }
+
+    #[test]
+    fn tensor_names_tell_the_family_layout() {
+        assert_eq!(
+            tensor_family_layout(["encoder.layer.0.attention.attn.q.weight"]),
+            Some("MPNet")
+        );
+        assert_eq!(
+            tensor_family_layout(["distilbert.transformer.layer.0.attention.q_lin.weight"]),
+            Some("DistilBERT")
+        );
+        assert_eq!(
+            tensor_family_layout(["roberta.encoder.layer.0.attention.self.query.bias"]),
+            Some("BERT/RoBERTa")
+        );
+        assert_eq!(
+            tensor_family_layout(["embeddings.word_embeddings.weight"]),
+            None
+        );
     }
 
     #[test]

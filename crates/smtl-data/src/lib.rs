@@ -7,6 +7,9 @@
 //! - [`read_sentence_tsv`], [`read_sentence_jsonl`]: generic labelled
 //!   sentences.
 //! - [`read_sentiment_ground_truth`]: hutto/VADER `*_GroundTruth.txt`.
+//! - [`read_stsb`], [`read_scored_pair_tsv`], [`read_scored_pair_jsonl`]:
+//!   sentence pairs with a similarity score (STS Benchmark and general);
+//!   [`read_text_pair_tsv`], [`read_text_pair_jsonl`]: anchor/positive pairs.
 //!
 //! Then [`split_examples`] (by `index % 10`) and [`LabelVocab`].
 //!
@@ -30,12 +33,17 @@
 mod error;
 mod example;
 mod lines;
+mod pairs;
 mod readers;
 mod split;
 mod vocab;
 
 pub use error::DataError;
 pub use example::{entity_types, BioTag, SentenceExample, TokenExample};
+pub use pairs::{
+    read_scored_pair_jsonl, read_scored_pair_tsv, read_stsb, read_text_pair_jsonl,
+    read_text_pair_tsv, ScoredPair, TextPair,
+};
 pub use readers::{
     read_conll, read_sentence_jsonl, read_sentence_tsv, read_sentiment_ground_truth,
     read_sentiment_ground_truth_detailed, read_trec, read_trec_tail, SentimentFile,

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use ndarray::Array2;
 use smtl_backbone::{
     check_config_fits, load_safetensors_bytes, pickle_to_safetensors_bytes, read_safetensors,
-    BackboneError, BertConfig, BertModel, LoadReport, Precision,
+    Backbone, BackboneError, EncoderConfig, LoadReport, Precision,
 };
 use tch::{nn, Device, Kind, Tensor};
 use tokenizers::Encoding;
@@ -17,9 +17,10 @@ use crate::tokenize::{TextTokenizer, TokenBatch, Truncation};
 use crate::transformer::{read_carried_files, sentence_bert_config, CarriedFiles, Transformer};
 use crate::{EmbedError, Result};
 
-/// Name under which the backbone's variables live in the encoder's store:
-/// the same `bert.` prefix as Hugging Face's `BertFor*` checkpoints.
-pub const BACKBONE_PREFIX: &str = "bert";
+/// Name under which the backbone's variables live in the encoder's store
+/// (`backbone.encoder.layer.0...`): one name whatever the family, stripped
+/// when the checkpoint is saved.
+pub const BACKBONE_PREFIX: &str = "backbone";
 
 /// Tunables of inference.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -116,7 +117,7 @@ impl WeightSource {
     /// Reads `model.safetensors` in `dir`, or `pytorch_model.bin` when that
     /// is all there is and pickles are allowed, and checks that the tensors
     /// fit `config`.
-    fn read(dir: &Path, config: &BertConfig, allow_pickle: bool) -> Result<Self> {
+    fn read(dir: &Path, config: &EncoderConfig, allow_pickle: bool) -> Result<Self> {
         let safetensors = dir.join("model.safetensors");
         let pickle = dir.join("pytorch_model.bin");
         let (path, bytes) = if !safetensors.is_file() && pickle.is_file() {
@@ -231,7 +232,7 @@ impl SentenceEncoder {
 
         // --- Transformer: backbone + tokenizer -------------------------------
         let tdir = first.dir.clone();
-        let config = BertConfig::from_file(require_file(tdir.join("config.json"))?)?;
+        let config = EncoderConfig::from_file(require_file(tdir.join("config.json"))?)?;
         // A shared encoder's weights were read and checked when it was loaded.
         let weight_source = WeightSource::read(&tdir, &config, options.allow_pickle)?;
         let sbert = sentence_bert_config(&tdir)?;
@@ -246,7 +247,7 @@ impl SentenceEncoder {
             .max_seq_length
             .or(model_max)
             .unwrap_or(usize::MAX)
-            .min(config.max_position_embeddings as usize);
+            .min(config.max_sequence_length() as usize);
         if max_len < 2 {
             return Err(invalid(format!(
                 "max_seq_length {max_len} leaves no room for a token"
@@ -337,8 +338,9 @@ impl SentenceEncoder {
             SentenceStep::Normalize => d,
         });
         let WeightSource::File { path, bytes } = weight_source;
-        let load_report = load_safetensors_bytes(&vs, BACKBONE_PREFIX, &path, &bytes)?;
-        transformer.keep_pooler(&bytes);
+        let load_report =
+            load_safetensors_bytes(&vs, BACKBONE_PREFIX, config.family, &path, &bytes)?;
+        transformer.keep_pooler(config.family, &bytes);
         // The model directory's own files, when the Transformer has a folder
         // of its own (`0_Transformer/`); else they are the Transformer's.
         let top_files = if tdir != model_dir && has_modules_json {
@@ -488,7 +490,7 @@ impl SentenceEncoder {
         &self.transformer
     }
 
-    pub fn backbone(&self) -> &BertModel {
+    pub fn backbone(&self) -> &Backbone {
         &self.transformer.backbone
     }
 
@@ -500,7 +502,7 @@ impl SentenceEncoder {
         &self.steps
     }
 
-    /// The variables: backbone under `bert.`, Dense modules under `dense.<name>.`.
+    /// The variables: backbone under `backbone.`, Dense modules under `dense.<name>.`.
     pub fn var_store(&self) -> &nn::VarStore {
         &self.vs
     }

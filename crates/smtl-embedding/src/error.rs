@@ -42,6 +42,8 @@ pub enum EmbedError {
     },
     #[error("invalid option: {0}")]
     InvalidOption(String),
+    #[error("cannot score the pairs: {0}")]
+    Scoring(smtl_metrics::MetricsError),
     #[error(transparent)]
     Torch(#[from] tch::TchError),
 }

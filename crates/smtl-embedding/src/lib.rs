@@ -14,6 +14,7 @@ mod modules;
 mod parallel;
 mod pooling;
 mod save;
+mod similarity;
 mod tokenize;
 mod transformer;
 
@@ -21,13 +22,15 @@ pub use builder::{EncoderBuilder, IntoDevice, IntoPrecision};
 pub use dense::{Dense, DenseActivation};
 pub use encoder::{
     EncodeStream, EncodedChunk, EncoderOptions, SentenceEncoder, SentenceStep, TokenStates,
-    STREAM_CHUNK_BYTES, STREAM_CHUNK_LINES,
+    BACKBONE_PREFIX, STREAM_CHUNK_BYTES, STREAM_CHUNK_LINES,
 };
 pub use error::EmbedError;
 pub use modules::{ModuleKind, ModuleSpec};
 pub use parallel::ParallelEncoder;
 pub use pooling::{Pooling, PoolingMode};
 pub use save::write_safetensors;
+pub use similarity::{evaluate_similarity, pair_cosines};
+pub use smtl_metrics::SimilarityReport;
 pub use tokenize::{TextTokenizer, TokenBatch, Truncation};
 pub use transformer::Transformer;
 

@@ -6,7 +6,7 @@
 use std::path::Path;
 
 use serde::Deserialize;
-use smtl_backbone::{BertConfig, BertModel};
+use smtl_backbone::{Backbone, EncoderConfig, Family};
 use tch::{nn, Tensor};
 
 use crate::modules::read_json;
@@ -57,12 +57,13 @@ pub(crate) fn read_carried_files(dir: &Path) -> Result<CarriedFiles> {
 /// The loaded Transformer module.
 #[derive(Debug)]
 pub struct Transformer {
-    pub(crate) backbone: BertModel,
+    pub(crate) backbone: Backbone,
     pub(crate) tokenizer: TextTokenizer,
     /// The folder's configs and vocabulary, written back by [`Self::save`].
     files: CarriedFiles,
-    /// BERT's pooler (unused by sentence-transformers), kept so that a
-    /// saved checkpoint loads in transformers without re-initialising it.
+    /// The checkpoint's pooler (unused by sentence-transformers), kept so
+    /// that a saved checkpoint loads in transformers without
+    /// re-initialising it.
     pooler: Vec<(String, Tensor)>,
 }
 
@@ -72,7 +73,7 @@ impl Transformer {
     pub(crate) fn read(
         dir: &Path,
         p: nn::Path,
-        config: &BertConfig,
+        config: &EncoderConfig,
         max_len: usize,
         do_lower_case: bool,
     ) -> Result<Self> {
@@ -82,7 +83,7 @@ impl Transformer {
             do_lower_case,
             config.pad_token_id,
         )?;
-        let backbone = BertModel::load(p, config)?;
+        let backbone = Backbone::load(p, config)?;
         Ok(Self {
             backbone,
             tokenizer,
@@ -91,13 +92,15 @@ impl Transformer {
         })
     }
 
-    /// Keeps BERT's pooler tensors of the checkpoint's weights.
-    pub(crate) fn keep_pooler(&mut self, bytes: &[u8]) {
+    /// Keeps the pooler tensors of the checkpoint's weights.
+    pub(crate) fn keep_pooler(&mut self, family: Family, bytes: &[u8]) {
         let Ok(file) = safetensors::SafeTensors::deserialize(bytes) else {
             return;
         };
         for (name, view) in file.tensors() {
-            let canonical = name.strip_prefix("bert.").unwrap_or(&name);
+            let canonical = name
+                .strip_prefix(family.checkpoint_prefix())
+                .unwrap_or(&name);
             if !canonical.starts_with("pooler.") {
                 continue;
             }
@@ -114,7 +117,7 @@ impl Transformer {
     /// The same module over new variables under `p` (zeros until shared).
     pub(crate) fn handle(&self, p: nn::Path) -> Result<Self> {
         Ok(Self {
-            backbone: BertModel::load(p, self.backbone.config())?,
+            backbone: Backbone::load(p, self.backbone.config())?,
             tokenizer: self.tokenizer.clone(),
             files: self.files.clone(),
             pooler: self
@@ -125,7 +128,7 @@ impl Transformer {
         })
     }
 
-    pub fn backbone(&self) -> &BertModel {
+    pub fn backbone(&self) -> &Backbone {
         &self.backbone
     }
 

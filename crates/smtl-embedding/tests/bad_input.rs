@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use safetensors::tensor::TensorView;
 use safetensors::{Dtype, SafeTensors};
 use serde_json::{json, Value};
-use smtl_backbone::{BackboneError, BertConfig, BertModel};
+use smtl_backbone::{Backbone, BackboneError, EncoderConfig};
 use smtl_embedding::{EmbedError, EncoderOptions, SentenceEncoder, Truncation};
 use tch::{nn::VarStore, Device, Kind, Tensor};
 use tempfile::TempDir;
@@ -726,7 +726,7 @@ fn two_tensors_for_one_variable_are_refused() {
     }
 }
 
-/// FAILS until fixed (see the report): `BertModel::load` allocates (and
+/// FAILS until fixed (see the report): `Backbone::load` allocates (and
 /// randomly initialises) every variable the config implies through tch's
 /// panicking `Path::var` before a single tensor of the file is looked at, so
 /// a config.json with absurd sizes panics inside libtorch's allocator
@@ -893,7 +893,6 @@ fn invalid_configs() {
             json!(-4),
             vec!["num_attention_heads", "-4"],
         ),
-        ("model_type", json!("gpt2"), vec!["gpt2"]),
         (
             "position_embedding_type",
             json!("relative_key"),
@@ -931,6 +930,34 @@ fn invalid_configs() {
         );
         assert_mentions(&err, &needles);
     }
+}
+
+/// An unknown `model_type` is named, with the families that are supported.
+#[test]
+fn unknown_model_type() {
+    let (_tmp, dir) = scratch("mean");
+    edit_json(&dir.join("config.json"), |v| {
+        v["model_type"] = json!("gpt2")
+    });
+    let err = load_err(&dir);
+    assert!(
+        matches!(
+            &err,
+            EmbedError::Backbone(BackboneError::UnknownFamily { .. })
+        ),
+        "{err:?}"
+    );
+    assert_mentions(
+        &err,
+        &[
+            "gpt2",
+            "bert",
+            "roberta",
+            "xlm-roberta",
+            "mpnet",
+            "distilbert",
+        ],
+    );
 }
 
 #[test]
@@ -1388,17 +1415,18 @@ fn tokenizer_ids_beyond_the_embedding_table() {
     assert_eq!(enc.encode(&["world"]).unwrap().dim(), (1, 32));
 }
 
-// --- BertModel input checks -------------------------------------------------------------
+// --- Backbone input checks -------------------------------------------------------------
 
-fn tiny_bert() -> (VarStore, BertModel) {
-    let config = BertConfig::from_file(common::fixtures().join("tiny/mean/config.json")).unwrap();
+fn tiny_bert() -> (VarStore, Backbone) {
+    let config =
+        EncoderConfig::from_file(common::fixtures().join("tiny/mean/config.json")).unwrap();
     let vs = VarStore::new(Device::Cpu);
-    let model = BertModel::load(vs.root(), &config).unwrap();
+    let model = Backbone::load(vs.root(), &config).unwrap();
     (vs, model)
 }
 
 #[track_caller]
-fn assert_bad_input(model: &BertModel, ids: &Tensor, mask: &Tensor, needles: &[&str]) {
+fn assert_bad_input(model: &Backbone, ids: &Tensor, mask: &Tensor, needles: &[&str]) {
     let err = model.forward_t(ids, mask, false).unwrap_err();
     assert!(matches!(&err, BackboneError::BadInput(_)), "{err:?}");
     assert_mentions(&err, needles);
@@ -1474,4 +1502,90 @@ fn backbone_handles_empty_batches() {
             Err(e) => assert!(matches!(e, BackboneError::BadInput(_)), "{shape:?}: {e:?}"),
         }
     }
+}
+
+// --- encoder families -------------------------------------------------------------------
+
+/// A copy of a tiny family checkpoint (fixtures/families/NAME).
+fn family_scratch(name: &str) -> (TempDir, PathBuf) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join(name);
+    common::copy_dir(&common::fixtures().join("families").join(name), &dir);
+    (tmp, dir)
+}
+
+/// A config that names one family over another family's tensors is
+/// refused by name, before anything is allocated.
+#[test]
+fn a_config_whose_family_disagrees_with_the_tensors() {
+    for (fixture, claimed, layout) in [
+        ("mpnet", "bert", "MPNet"),
+        ("roberta", "distilbert", "BERT/RoBERTa"),
+        ("roberta", "mpnet", "BERT/RoBERTa"),
+    ] {
+        let (_tmp, dir) = family_scratch(fixture);
+        edit_json(&dir.join("config.json"), |v| {
+            v["model_type"] = json!(claimed);
+            v.as_object_mut().unwrap().remove("architectures");
+        });
+        let err = load_err(&dir);
+        assert!(
+            matches!(
+                &err,
+                EmbedError::Backbone(BackboneError::FamilyMismatch { .. })
+            ),
+            "{fixture} as {claimed}: {err:?}"
+        );
+        assert_mentions(&err, &[claimed, layout, "model.safetensors"]);
+    }
+}
+
+/// MPNet without its relative-attention table names the missing tensor.
+#[test]
+fn mpnet_without_its_relative_attention_table() {
+    let (_tmp, dir) = family_scratch("mpnet");
+    edit_tensors(&dir.join("model.safetensors"), |t| {
+        t.retain(|x| !x.name.contains("relative_attention_bias"))
+    });
+    let err = load_err(&dir);
+    assert!(
+        matches!(
+            &err,
+            EmbedError::Backbone(BackboneError::MissingTensors { .. })
+        ),
+        "{err:?}"
+    );
+    assert_mentions(&err, &["encoder.relative_attention_bias.weight"]);
+}
+
+/// An MPNet table with fewer rows than the 32 buckets transformers looks
+/// up is a config error, not an out-of-range index at run time.
+#[test]
+fn mpnet_with_too_few_attention_buckets() {
+    let (_tmp, dir) = family_scratch("mpnet");
+    edit_json(&dir.join("config.json"), |v| {
+        v["relative_attention_num_buckets"] = json!(16)
+    });
+    let err = load_err(&dir);
+    assert!(
+        matches!(&err, EmbedError::Backbone(BackboneError::InvalidConfig(_))),
+        "{err:?}"
+    );
+    assert_mentions(&err, &["relative_attention_num_buckets 16", "32"]);
+}
+
+/// A RoBERTa-style model gets `max_position_embeddings - pad - 1` tokens:
+/// a `max_seq_length` above that is capped there, never an index past the
+/// position table.
+#[test]
+fn roberta_sequences_are_capped_below_the_position_offset() {
+    let (_tmp, dir) = family_scratch("roberta");
+    edit_json(&dir.join("sentence_bert_config.json"), |v| {
+        v["max_seq_length"] = json!(1000)
+    });
+    let encoder = load_ok(&dir);
+    assert_eq!(encoder.tokenizer().max_len(), 66 - 2);
+    let long = "word ".repeat(500);
+    let rows = encoder.encode(&[long.as_str()]).unwrap();
+    assert!(rows.iter().all(|v| v.is_finite()));
 }

@@ -27,7 +27,7 @@ fn handles_on_several_threads_equal_single_threaded_results() {
         .map(|_| encoder.shared_handle().unwrap())
         .collect();
     // The weights exist once: every handle points at the same storage.
-    let name = "bert.encoder.layer.0.attention.self.query.weight";
+    let name = "backbone.encoder.layer.0.attention.self.query.weight";
     let ptr = |e: &SentenceEncoder| e.var_store().variables()[name].data_ptr();
     for h in &handles {
         assert_eq!(ptr(h), ptr(&encoder), "handle copied the weights");
@@ -71,7 +71,7 @@ fn a_handle_sees_weights_changed_after_it_was_made() {
     let before = handle.encode(&["a shared weight"]).unwrap();
     tch::no_grad(|| {
         let vars = encoder.var_store().variables();
-        let _ = vars["bert.embeddings.LayerNorm.bias"]
+        let _ = vars["backbone.embeddings.LayerNorm.bias"]
             .shallow_clone()
             .fill_(0.5);
     });

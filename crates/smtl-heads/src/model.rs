@@ -156,7 +156,7 @@ pub trait MultiTaskModel {
 pub const HEADS_PREFIX: &str = "heads";
 
 /// One shared [`SentenceEncoder`] and any number of named [`TaskHead`]s, all
-/// in the encoder's variable store (backbone under `bert.`, heads under
+/// in the encoder's variable store (backbone under `backbone.`, heads under
 /// `heads.<task>.`).
 pub struct SharedEncoderModel {
     encoder: SentenceEncoder,
@@ -229,8 +229,12 @@ impl SharedEncoderModel {
     pub fn group_of(variable: &str) -> GroupId {
         let parts: Vec<&str> = variable.split('.').collect();
         match parts.as_slice() {
-            [_, "embeddings", ..] => GroupId::Embeddings,
-            [_, "encoder", "layer", n, ..] if n.parse::<usize>().is_ok() => {
+            // MPNet's relative-position bias is shared by every layer: it
+            // belongs with the other position parameters.
+            [_, "embeddings", ..] | [_, "encoder", "relative_attention_bias", ..] => {
+                GroupId::Embeddings
+            }
+            [_, "encoder" | "transformer", "layer", n, ..] if n.parse::<usize>().is_ok() => {
                 GroupId::Layer(n.parse().expect("checked"))
             }
             [HEADS_PREFIX, task, ..] => GroupId::Head((*task).to_string()),
@@ -370,8 +374,23 @@ impl MultiTaskModel for SharedEncoderModel {
     fn parameter_groups(&self) -> Vec<ParamGroup> {
         // GroupId's order: embeddings, layer.0.., dense, heads.
         let mut groups: BTreeMap<GroupId, ParamGroup> = BTreeMap::new();
-        let mut vars: Vec<(String, Tensor)> =
-            self.encoder.var_store().variables().into_iter().collect();
+        // Fixed tables (DistilBERT's sinusoidal positions) are variables
+        // that were created untrainable: no group, so no optimizer or freeze
+        // rule ever touches them.
+        let trainable: std::collections::HashSet<usize> = self
+            .encoder
+            .var_store()
+            .trainable_variables()
+            .iter()
+            .map(|t| t.data_ptr() as usize)
+            .collect();
+        let mut vars: Vec<(String, Tensor)> = self
+            .encoder
+            .var_store()
+            .variables()
+            .into_iter()
+            .filter(|(_, t)| trainable.contains(&(t.data_ptr() as usize)))
+            .collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         for (name, t) in vars {
             let id = Self::group_of(&name);

@@ -25,6 +25,13 @@ pub enum MetricsError {
         position: usize,
         tag: String,
     },
+    /// A correlation needs at least two items.
+    TooFewItems { n: usize },
+    /// A correlation input is NaN or infinite at `position` (for cosine
+    /// similarities: an all-zero embedding).
+    NotFinite { position: usize },
+    /// One side of a correlation does not vary, so it has no correlation.
+    ConstantInput { which: &'static str },
 }
 
 impl fmt::Display for MetricsError {
@@ -44,6 +51,17 @@ impl fmt::Display for MetricsError {
             MetricsError::InvalidTag { sequence, position, tag } => write!(
                 f,
                 "sequence {sequence}, token {position}: invalid tag {tag:?} (expected O, B-TYPE or I-TYPE)"
+            ),
+            MetricsError::TooFewItems { n } => {
+                write!(f, "a correlation needs at least 2 items, got {n}")
+            }
+            MetricsError::NotFinite { position } => write!(
+                f,
+                "item {position}: the value is not finite (an all-zero embedding has no cosine similarity)"
+            ),
+            MetricsError::ConstantInput { which } => write!(
+                f,
+                "the {which} values are all equal, so they have no correlation"
             ),
         }
     }

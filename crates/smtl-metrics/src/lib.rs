@@ -9,14 +9,20 @@
 //!   (seqeval 1.2.2) computes them; see [`extract_entities`] for the strict
 //!   IOB2 chunking rule.
 //!
-//! Both are cross-checked to 1e-9 against fixtures made by
+//! - [`pearson`], [`spearman`] (average ranks for ties) and
+//!   [`SimilarityReport`]: scipy's `pearsonr` / `spearmanr`, as
+//!   sentence-transformers' `EmbeddingSimilarityEvaluator` reports them.
+//!
+//! All are cross-checked to 1e-9 against fixtures made by
 //! `scripts/make_metric_fixtures.py` with the real seqeval and sklearn.
 
 mod classification;
+mod correlation;
 mod entity;
 mod error;
 
 pub use classification::{ClassMetrics, ClassificationReport};
+pub use correlation::{average_ranks, pearson, spearman, SimilarityReport};
 pub use entity::{extract_entities, Entity, EntityReport, TypeMetrics};
 pub use error::MetricsError;
 

@@ -176,3 +176,28 @@ fn classification_cases_match_sklearn() {
         assert_eq!(r.confusion, confusion, "{name}");
     }
 }
+
+/// Pearson and Spearman (average ranks for ties) against scipy's
+/// `pearsonr` / `spearmanr` (fixtures from scripts/make_sts_fixtures.py).
+#[test]
+fn correlation_cases_match_scipy() {
+    let cases = load("correlation_cases.json");
+    assert!(cases.len() >= 8);
+    for (i, case) in cases.iter().enumerate() {
+        let xs: Vec<f64> = case["x"].as_array().unwrap().iter().map(f).collect();
+        let ys: Vec<f64> = case["y"].as_array().unwrap().iter().map(f).collect();
+        let name = format!("correlation case {i}");
+        close(
+            &name,
+            "pearson",
+            pearson(&xs, &ys).unwrap(),
+            f(&case["pearson"]),
+        );
+        close(
+            &name,
+            "spearman",
+            spearman(&xs, &ys).unwrap(),
+            f(&case["spearman"]),
+        );
+    }
+}

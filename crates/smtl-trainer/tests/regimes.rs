@@ -119,7 +119,7 @@ fn the_trainer_trains_heads_over_cached_features() {
     let _rng = lock();
     let out = tempfile::tempdir().unwrap();
     let model = tiny_model();
-    let backbone_before = snapshot(&model, "bert.");
+    let backbone_before = snapshot(&model, "backbone.");
     let heads_before = snapshot(&model, "heads.");
     let before: Vec<f64> = tasks()
         .iter()
@@ -139,7 +139,7 @@ fn the_trainer_trains_heads_over_cached_features() {
     let history = fit_into(&mut trainer, out.path()).unwrap();
     assert!(all_equal(
         &backbone_before,
-        &snapshot(trainer.model(), "bert.")
+        &snapshot(trainer.model(), "backbone.")
     ));
     assert!(!all_equal(
         &heads_before,
@@ -214,32 +214,32 @@ fn gradual_unfreezing_opens_the_encoder_from_the_top() {
     assert!(trainer.frozen_during(1).unwrap().is_empty());
 
     let steps_per_epoch = trainer.epoch_batches(0).len();
-    let embeddings = snapshot(trainer.model(), "bert.embeddings.");
-    let layer0 = snapshot(trainer.model(), "bert.encoder.layer.0.");
-    let layer1 = snapshot(trainer.model(), "bert.encoder.layer.1.");
+    let embeddings = snapshot(trainer.model(), "backbone.embeddings.");
+    let layer0 = snapshot(trainer.model(), "backbone.encoder.layer.0.");
+    let layer1 = snapshot(trainer.model(), "backbone.encoder.layer.1.");
     trainer.set_max_steps(steps_per_epoch);
     fit_into(&mut trainer, out.path()).unwrap();
     assert!(all_equal(
         &embeddings,
-        &snapshot(trainer.model(), "bert.embeddings.")
+        &snapshot(trainer.model(), "backbone.embeddings.")
     ));
     assert!(all_equal(
         &layer0,
-        &snapshot(trainer.model(), "bert.encoder.layer.0.")
+        &snapshot(trainer.model(), "backbone.encoder.layer.0.")
     ));
     assert!(!all_equal(
         &layer1,
-        &snapshot(trainer.model(), "bert.encoder.layer.1.")
+        &snapshot(trainer.model(), "backbone.encoder.layer.1.")
     ));
 
     trainer.set_max_steps(0);
     fit_into(&mut trainer, out.path()).unwrap();
     assert!(!all_equal(
         &embeddings,
-        &snapshot(trainer.model(), "bert.embeddings.")
+        &snapshot(trainer.model(), "backbone.embeddings.")
     ));
     assert!(!all_equal(
         &layer0,
-        &snapshot(trainer.model(), "bert.encoder.layer.0.")
+        &snapshot(trainer.model(), "backbone.encoder.layer.0.")
     ));
 }

@@ -15,7 +15,7 @@ fn a_frozen_backbone_stays_bit_identical_and_holds_no_optimizer_state() {
     let _rng = lock();
     let out = tempfile::tempdir().unwrap();
     let model = tiny_model();
-    let backbone_before = snapshot(&model, "bert.");
+    let backbone_before = snapshot(&model, "backbone.");
     let heads_before = snapshot(&model, "heads.");
     let mut trainer = Trainer::new(
         model,
@@ -28,7 +28,7 @@ fn a_frozen_backbone_stays_bit_identical_and_holds_no_optimizer_state() {
     .unwrap();
     fit_into(&mut trainer, out.path()).unwrap();
     assert!(
-        all_equal(&backbone_before, &snapshot(trainer.model(), "bert.")),
+        all_equal(&backbone_before, &snapshot(trainer.model(), "backbone.")),
         "backbone moved"
     );
     assert!(
@@ -39,7 +39,7 @@ fn a_frozen_backbone_stays_bit_identical_and_holds_no_optimizer_state() {
         .optimizer()
         .state_tensors()
         .iter()
-        .all(|(n, _)| !n.contains("bert.")));
+        .all(|(n, _)| !n.contains("backbone.")));
 }
 
 #[test]
@@ -48,7 +48,7 @@ fn a_frozen_head_stays_bit_identical_while_the_rest_trains() {
     let out = tempfile::tempdir().unwrap();
     let model = tiny_model();
     let topic_before = snapshot(&model, "heads.topic.");
-    let backbone_before = snapshot(&model, "bert.");
+    let backbone_before = snapshot(&model, "backbone.");
     let mut trainer = Trainer::new(
         model,
         tasks(),
@@ -65,7 +65,7 @@ fn a_frozen_head_stays_bit_identical_while_the_rest_trains() {
     ));
     assert!(!all_equal(
         &backbone_before,
-        &snapshot(trainer.model(), "bert.")
+        &snapshot(trainer.model(), "backbone.")
     ));
 }
 

@@ -1,10 +1,17 @@
 //! `smtl eval --model CKPT --task NAME --data FILE [--format F]`: scores a
 //! labelled file with the metrics of the training report and prints them as
 //! one JSON object on stdout.
+//!
+//! `smtl eval --model DIR --kind sentence-similarity --data FILE [--format
+//! stsb|tsv|jsonl]` scores the embeddings of any sentence-transformers
+//! directory (or checkpoint) on scored sentence pairs, as
+//! sentence-transformers' `EmbeddingSimilarityEvaluator` does:
+//! `{"pairs": N, "pearson_cosine": .., "spearman_cosine": ..}`.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-use anyhow::Result;
+use anyhow::{bail, Context, Result};
+use smtl_data::ScoredPair;
 use smtl_trainer::evaluate;
 
 use crate::commands::predict::{choose_task, load_checkpoint};
@@ -16,12 +23,17 @@ pub struct EvalArgs {
     #[arg(long, value_name = "CKPT")]
     pub model: PathBuf,
     /// The task to score; may be left out when the checkpoint has one task.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "kind")]
     pub task: Option<String>,
+    /// `sentence-similarity`: score the model's embeddings on scored pairs
+    /// (any sentence-transformers directory; no task heads needed).
+    #[arg(long, value_name = "KIND")]
+    pub kind: Option<String>,
     /// Labelled data in one of the task kind's formats.
     #[arg(long, value_name = "FILE")]
     pub data: PathBuf,
-    /// tsv, jsonl, conll, trec or hutto (default: from the extension).
+    /// tsv, jsonl, conll, trec or hutto; stsb, tsv or jsonl with
+    /// `--kind sentence-similarity` (default: from the extension).
     #[arg(long, value_name = "F")]
     pub format: Option<String>,
     /// auto, cpu, cuda or cuda:N.
@@ -30,6 +42,14 @@ pub struct EvalArgs {
 }
 
 pub fn run(args: &EvalArgs) -> Result<()> {
+    match args.kind.as_deref() {
+        None => {}
+        Some("sentence-similarity") => return run_similarity(args),
+        Some(other) => bail!(
+            "--kind {other:?} is not an evaluation kind: expected sentence-similarity \
+             (a checkpoint's own tasks are scored with --task)"
+        ),
+    }
     let model = load_checkpoint(&args.model, &args.device)?;
     let task = choose_task(&model, args.task.as_deref())?;
     let format = format_for(&args.data, args.format.as_deref(), task.head.kind)?;
@@ -48,5 +68,56 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     );
     let eval = evaluate(&model, &task.name, &examples)?;
     println!("{}", serde_json::to_string(&eval.metrics)?);
+    Ok(())
+}
+
+/// The pair format of `--format`, or of the file's extension (`.csv` is
+/// STS Benchmark's layout).
+fn pair_format(path: &Path, given: Option<&str>) -> Result<&'static str> {
+    if let Some(given) = given {
+        return match given {
+            "stsb" => Ok("stsb"),
+            "tsv" => Ok("tsv"),
+            "jsonl" => Ok("jsonl"),
+            other => bail!("--format {other:?} is not a pair format: expected stsb, tsv or jsonl"),
+        };
+    }
+    match path.extension().and_then(|e| e.to_str()) {
+        Some("csv") => Ok("stsb"),
+        Some("tsv") => Ok("tsv"),
+        Some("jsonl") => Ok("jsonl"),
+        _ => bail!(
+            "cannot infer the pair format of {} from its extension (.csv is STS Benchmark's \
+             layout, .tsv, .jsonl): pass --format stsb, tsv or jsonl",
+            path.display()
+        ),
+    }
+}
+
+/// Reads scored pairs in `format` (see [`pair_format`]).
+pub fn read_scored_pairs(path: &Path, format: &str) -> Result<Vec<ScoredPair>> {
+    Ok(match format {
+        "stsb" => smtl_data::read_stsb(path)?,
+        "tsv" => smtl_data::read_scored_pair_tsv(path)?,
+        _ => smtl_data::read_scored_pair_jsonl(path)?,
+    })
+}
+
+fn run_similarity(args: &EvalArgs) -> Result<()> {
+    let format = pair_format(&args.data, args.format.as_deref())?;
+    let pairs = read_scored_pairs(&args.data, format)?;
+    let encoder = crate::commands::embed::load_encoder(&args.model, &args.device, 32, "fp32")?;
+    eprintln!(
+        "scoring {} pairs of {} with {}",
+        pairs.len(),
+        args.data.display(),
+        args.model.display()
+    );
+    let first: Vec<&str> = pairs.iter().map(|p| p.sentence1.as_str()).collect();
+    let second: Vec<&str> = pairs.iter().map(|p| p.sentence2.as_str()).collect();
+    let gold: Vec<f64> = pairs.iter().map(|p| p.score).collect();
+    let report = smtl_embedding::evaluate_similarity(&encoder, &first, &second, &gold)
+        .with_context(|| format!("cannot score {}", args.data.display()))?;
+    println!("{}", serde_json::to_string(&report)?);
     Ok(())
 }

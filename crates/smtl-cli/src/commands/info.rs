@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use serde_json::json;
-use smtl_embedding::{SentenceEncoder, SentenceStep};
+use smtl_embedding::{SentenceEncoder, SentenceStep, BACKBONE_PREFIX};
 use smtl_heads::{MultiTaskModel, SharedEncoderModel};
 
 #[derive(clap::Args, Debug, Clone)]
@@ -90,10 +90,10 @@ fn encoder(e: &SentenceEncoder) -> serde_json::Value {
         })
         .collect();
     let mut parameters = BTreeMap::new();
-    parameters.insert("backbone", count("bert."));
+    parameters.insert("backbone", count(&format!("{BACKBONE_PREFIX}.")));
     parameters.insert("dense", count("dense."));
     json!({
-        "architecture": c.model_type,
+        "architecture": c.family.model_type(),
         "layers": c.num_hidden_layers,
         "hidden_size": c.hidden_size,
         "attention_heads": c.num_attention_heads,

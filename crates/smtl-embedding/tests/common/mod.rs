@@ -26,6 +26,16 @@ pub fn minilm_dir() -> PathBuf {
     dir
 }
 
+pub fn mpnet_dir() -> PathBuf {
+    let dir = repo_root().join("models/all-mpnet-base-v2");
+    assert!(
+        dir.join("model.safetensors").is_file(),
+        "{} is missing: run scripts/setup (scripts/test does it for you)",
+        dir.display()
+    );
+    dir
+}
+
 /// Copies a folder tree (a model directory into a scratch folder).
 pub fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).unwrap();

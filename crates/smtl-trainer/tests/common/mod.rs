@@ -22,10 +22,14 @@ pub fn lock() -> std::sync::MutexGuard<'static, ()> {
 
 /// The tiny model with two heads, initialised from a fixed seed.
 pub fn tiny_model() -> SharedEncoderModel {
+    two_head_model(&repo().join("fixtures/tiny/mean"))
+}
+
+/// The encoder of `dir` with the two heads of [`tasks`] (`topic`: 3
+/// classes, `ner`: O/B-X/I-X), initialised from a fixed seed.
+pub fn two_head_model(dir: &std::path::Path) -> SharedEncoderModel {
     tch::manual_seed(1234);
-    let encoder =
-        smtl_embedding::SentenceEncoder::from_dir(repo().join("fixtures/tiny/mean"), Device::Cpu)
-            .unwrap();
+    let encoder = smtl_embedding::SentenceEncoder::from_dir(dir, Device::Cpu).unwrap();
     let mut model = SharedEncoderModel::new(encoder);
     let labels = |xs: &[&str]| xs.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     model
