@@ -36,8 +36,9 @@ pub use layer::{TransformerLayer, EXPLICIT_ATTENTION_MAX_LEN};
 pub use linear::{Linear, Precision};
 pub use mpnet::RelativeAttentionBias;
 pub use weights::{
-    check_config_fits, load_safetensors, load_safetensors_bytes, pickle_to_safetensors_bytes,
-    read_safetensors, tensor_family_layout, to_kind as weight_kind, LoadReport,
+    canonical_name, check_config_fits, load_safetensors, load_safetensors_bytes,
+    pickle_to_safetensors_bytes, read_safetensors, tensor_family_layout, to_kind as weight_kind,
+    LoadReport,
 };
 
 /// Result alias of this crate.

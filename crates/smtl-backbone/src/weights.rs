@@ -66,7 +66,7 @@ pub struct LoadReport {
 /// Canonical backbone name of a checkpoint tensor: drops the family's task
 /// checkpoint prefix (`bert.` in `BertFor*`, `roberta.`, `mpnet.`,
 /// `distilbert.`) and maps TF-era `LayerNorm.gamma/beta` names.
-pub(crate) fn canonical_name(family: Family, name: &str) -> String {
+pub fn canonical_name(family: Family, name: &str) -> String {
     let name = name
         .strip_prefix(family.checkpoint_prefix())
         .unwrap_or(name);

@@ -98,9 +98,7 @@ impl Transformer {
             return;
         };
         for (name, view) in file.tensors() {
-            let canonical = name
-                .strip_prefix(family.checkpoint_prefix())
-                .unwrap_or(&name);
+            let canonical = smtl_backbone::canonical_name(family, &name);
             if !canonical.starts_with("pooler.") {
                 continue;
             }
@@ -109,7 +107,7 @@ impl Transformer {
             };
             let shape: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
             if let Ok(t) = Tensor::f_from_data_size(view.data(), &shape, kind) {
-                self.pooler.push((canonical.to_string(), t));
+                self.pooler.push((canonical, t));
             }
         }
     }

@@ -31,15 +31,7 @@ fn token_ids_and_truncation_equal_sentence_transformers() {
     let sentences = sentences();
     let want: Vec<Vec<u32>> = read_json(fixtures().join("minilm/token_ids.json"));
     let got = encoder.tokenizer().encode_texts(&sentences).unwrap();
-    assert_eq!(got.len(), want.len());
-    for (i, (g, w)) in got.iter().zip(&want).enumerate() {
-        assert_eq!(
-            g.get_ids(),
-            w.as_slice(),
-            "token ids of sentence #{i} {:?}",
-            sentences[i]
-        );
-    }
+    assert_token_ids(&got, &want, &sentences, "all-MiniLM-L6-v2");
     let longest = got.iter().map(|e| e.len()).max().unwrap();
     assert_eq!(
         longest, 256,

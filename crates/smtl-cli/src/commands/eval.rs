@@ -71,41 +71,55 @@ pub fn run(args: &EvalArgs) -> Result<()> {
     Ok(())
 }
 
-/// The pair format of `--format`, or of the file's extension (`.csv` is
-/// STS Benchmark's layout).
-fn pair_format(path: &Path, given: Option<&str>) -> Result<&'static str> {
-    if let Some(given) = given {
-        return match given {
-            "stsb" => Ok("stsb"),
-            "tsv" => Ok("tsv"),
-            "jsonl" => Ok("jsonl"),
-            other => bail!("--format {other:?} is not a pair format: expected stsb, tsv or jsonl"),
-        };
-    }
-    match path.extension().and_then(|e| e.to_str()) {
-        Some("csv") => Ok("stsb"),
-        Some("tsv") => Ok("tsv"),
-        Some("jsonl") => Ok("jsonl"),
-        _ => bail!(
-            "cannot infer the pair format of {} from its extension (.csv is STS Benchmark's \
-             layout, .tsv, .jsonl): pass --format stsb, tsv or jsonl",
-            path.display()
-        ),
-    }
+/// A file layout of scored sentence pairs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PairFormat {
+    /// STS Benchmark's `sts-*.csv` (see `smtl_data::read_stsb`).
+    Stsb,
+    /// `sentence1<TAB>sentence2<TAB>score`.
+    Tsv,
+    /// `{"sentence1", "sentence2", "score"}` per line.
+    Jsonl,
 }
 
-/// Reads scored pairs in `format` (see [`pair_format`]).
-pub fn read_scored_pairs(path: &Path, format: &str) -> Result<Vec<ScoredPair>> {
-    Ok(match format {
-        "stsb" => smtl_data::read_stsb(path)?,
-        "tsv" => smtl_data::read_scored_pair_tsv(path)?,
-        _ => smtl_data::read_scored_pair_jsonl(path)?,
-    })
+impl PairFormat {
+    /// The format `--format` names, or else the file's extension's (`.csv`
+    /// is STS Benchmark's layout).
+    pub fn of(path: &Path, given: Option<&str>) -> Result<Self> {
+        if let Some(given) = given {
+            return match given {
+                "stsb" => Ok(Self::Stsb),
+                "tsv" => Ok(Self::Tsv),
+                "jsonl" => Ok(Self::Jsonl),
+                other => {
+                    bail!("--format {other:?} is not a pair format: expected stsb, tsv or jsonl")
+                }
+            };
+        }
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("csv") => Ok(Self::Stsb),
+            Some("tsv") => Ok(Self::Tsv),
+            Some("jsonl") => Ok(Self::Jsonl),
+            _ => bail!(
+                "cannot infer the pair format of {} from its extension (.csv is STS Benchmark's \
+                 layout, .tsv, .jsonl): pass --format stsb, tsv or jsonl",
+                path.display()
+            ),
+        }
+    }
+
+    /// Reads the scored pairs of `path`.
+    pub fn read(self, path: &Path) -> Result<Vec<ScoredPair>> {
+        Ok(match self {
+            Self::Stsb => smtl_data::read_stsb(path)?,
+            Self::Tsv => smtl_data::read_scored_pair_tsv(path)?,
+            Self::Jsonl => smtl_data::read_scored_pair_jsonl(path)?,
+        })
+    }
 }
 
 fn run_similarity(args: &EvalArgs) -> Result<()> {
-    let format = pair_format(&args.data, args.format.as_deref())?;
-    let pairs = read_scored_pairs(&args.data, format)?;
+    let pairs = PairFormat::of(&args.data, args.format.as_deref())?.read(&args.data)?;
     let encoder = crate::commands::embed::load_encoder(&args.model, &args.device, 32, "fp32")?;
     eprintln!(
         "scoring {} pairs of {} with {}",

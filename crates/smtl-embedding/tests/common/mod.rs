@@ -103,3 +103,22 @@ pub fn assert_rows_match(
     );
     (worst_cos, worst_diff)
 }
+
+/// Each sentence's token ids equal the reference's (sentence-transformers'
+/// ids, no padding), naming the first sentence that differs.
+pub fn assert_token_ids(
+    got: &[tokenizers::Encoding],
+    want: &[Vec<u32>],
+    sentences: &[String],
+    what: &str,
+) {
+    assert_eq!(got.len(), want.len(), "{what}: number of sentences");
+    for (i, (g, w)) in got.iter().zip(want).enumerate() {
+        assert_eq!(
+            g.get_ids(),
+            w.as_slice(),
+            "{what}: token ids of sentence #{i} {:?}",
+            sentences[i]
+        );
+    }
+}
