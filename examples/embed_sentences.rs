@@ -180,6 +180,8 @@ fn main() -> ExitCode {
             device: cli.device.clone(),
             batch_size: cli.batch_size,
             precision: cli.precision.clone(),
+            shard: None,
+            shards: None,
         }),
         _ => demo(&cli),
     };

@@ -89,6 +89,7 @@ fn write_predictions(
             Prediction::Tags { ids, .. } => {
                 json!({"index": index, "tags": ids.iter().map(|&i| task.vocab.label(i)).collect::<Vec<_>>()})
             }
+            Prediction::PairScore { score, .. } => json!({"index": index, "score": score}),
         };
         writeln!(out, "{line}")?;
     }

@@ -215,6 +215,8 @@ fn macro_f1(m: &TaskMetrics) -> f64 {
     match m {
         TaskMetrics::Classification(r) => r.macro_f1,
         TaskMetrics::Entities(e) => e.report.macro_f1,
+        // This example trains the classification tasks only.
+        TaskMetrics::Similarity(_) | TaskMetrics::Ranking(_) => f64::NAN,
     }
 }
 

@@ -45,7 +45,7 @@ def main():
         eps=eps,
         foreach=False,
     )
-    lr_factors = [0.5, 1.0, 1.0, 0.75, 0.25]
+    lr_factors = [0.0, 0.5, 1.0, 0.75, 0.25]  # 0.0: the first step of a warm-up
     steps = []
     for k, factor in enumerate(lr_factors):
         for pg, g in zip(opt.param_groups, groups):

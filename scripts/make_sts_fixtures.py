@@ -12,6 +12,11 @@ Writes
   fixtures/sts/evaluator_scores.json       EmbeddingSimilarityEvaluator(cosine) on STS-B dev and
                                            test for every real model: {model: {split: {pairs,
                                            pearson_cosine, spearman_cosine}}}
+  fixtures/sts/ranking_scores.json         InformationRetrievalEvaluator(cosine) on the STS-B dev
+                                           and test pairs with score >= 4.0 as (anchor, positive):
+                                           each anchor a query, the distinct positives the corpus,
+                                           its positive the one relevant document: {model: {split:
+                                           {pairs, candidates, accuracy@1, mrr@10, recall@10}}}
 """
 
 import os
@@ -70,6 +75,25 @@ def correlation_cases():
     return cases
 
 
+def ranking_scores(model, split):
+    """What `smtl eval --kind pair-ranking` reports, from sentence-transformers' IR evaluator."""
+    from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    s1, s2, gold = read_stsb(ROOT / f"data/stsb/sts-{split}.csv")
+    pairs = [(a, b) for a, b, g in zip(s1, s2, gold) if g >= 4.0]
+    corpus_ids = {}
+    for _, b in pairs:
+        corpus_ids.setdefault(b, f"c{len(corpus_ids)}")
+    queries = {f"q{i}": a for i, (a, _) in enumerate(pairs)}
+    corpus = {cid: text for text, cid in corpus_ids.items()}
+    relevant = {f"q{i}": {corpus_ids[b]} for i, (_, b) in enumerate(pairs)}
+    ev = InformationRetrievalEvaluator(queries, corpus, relevant, name=split, write_csv=False,
+                                       accuracy_at_k=[1], precision_recall_at_k=[10], mrr_at_k=[10])
+    m = ev(model)
+    return {"pairs": len(pairs), "candidates": len(corpus), "accuracy@1": float(m[f"{split}_cosine_accuracy@1"]),
+            "mrr@10": float(m[f"{split}_cosine_mrr@10"]), "recall@10": float(m[f"{split}_cosine_recall@10"])}
+
+
 def main() -> int:
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.evaluation import EmbeddingSimilarityEvaluator
@@ -82,7 +106,7 @@ def main() -> int:
     cases = correlation_cases()
     (OUT / "metrics" / "correlation_cases.json").write_text(json.dumps({"cases": cases}, indent=1) + "\n", encoding="utf-8")
     print(f"  metrics/correlation_cases.json: {len(cases)} cases")
-    scores = {}
+    scores, ranking = {}, {}
     for name in MODELS:
         model = SentenceTransformer(str(ROOT / "models" / name), device="cpu")
         scores[name] = {}
@@ -94,8 +118,11 @@ def main() -> int:
                          spearman_cosine=float(m[f"sts-{split}_spearman_cosine"]))
             scores[name][split] = entry
             print(f"  {name} sts-{split}: {entry}")
+            ranking.setdefault(name, {})[split] = ranking_scores(model, split)
+            print(f"  {name} sts-{split} ranking (score >= 4): {ranking[name][split]}")
     (OUT / "sts").mkdir(exist_ok=True)
     (OUT / "sts" / "evaluator_scores.json").write_text(json.dumps(scores, indent=1) + "\n", encoding="utf-8")
+    (OUT / "sts" / "ranking_scores.json").write_text(json.dumps(ranking, indent=1) + "\n", encoding="utf-8")
     return 0
 
 

@@ -7,7 +7,7 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
-use smtl_heads::TaskKind;
+use smtl_heads::{PairLoss, PairObjective, TaskKind};
 use smtl_trainer::{FreezeRule, LossWeighting, SamplingStrategy, TrainConfig};
 use toml::Spanned;
 
@@ -42,6 +42,8 @@ pub fn formats(kind: TaskKind) -> &'static [DataFormat] {
             DataFormat::Hutto,
         ],
         TaskKind::TokenClassification => &[DataFormat::Conll],
+        TaskKind::SentenceSimilarity => &[DataFormat::Stsb, DataFormat::Tsv, DataFormat::Jsonl],
+        TaskKind::PairRanking => &[DataFormat::Tsv, DataFormat::Jsonl, DataFormat::Stsb],
     }
 }
 
@@ -58,12 +60,14 @@ impl<'de> Deserialize<'de> for KindName {
     }
 }
 
-/// A labelled-data file format.
+/// A labelled-data file format. `tsv` and `jsonl` are read as the task
+/// kind's records: `text<TAB>label`, `sentence1<TAB>sentence2<TAB>score`
+/// or `anchor<TAB>positive` (and the JSON objects with those keys).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum DataFormat {
-    /// `text<TAB>label` per line (`.tsv`, `.txt`).
+    /// Tab-separated records per line (`.tsv`, `.txt`).
     Tsv,
-    /// `{"text": ..., "label": ...}` per line (`.jsonl`).
+    /// One JSON object per line (`.jsonl`).
     Jsonl,
     /// One token per line, the tag last, blank lines between sentences
     /// (`.conll`, `.bio`, `.iob`).
@@ -74,10 +78,13 @@ pub enum DataFormat {
     /// The hutto/VADER `*_GroundTruth.txt` sentiment files
     /// (`id<TAB>score<TAB>text`, labelled positive/negative by sign).
     Hutto,
+    /// STS Benchmark's `sts-*.csv` (`.csv`; tab-separated, score in field
+    /// 4, the sentences in fields 5 and 6).
+    Stsb,
 }
 
 impl DataFormat {
-    pub const ALL: [&'static str; 5] = ["tsv", "jsonl", "conll", "trec", "hutto"];
+    pub const ALL: [&'static str; 6] = ["tsv", "jsonl", "conll", "trec", "hutto", "stsb"];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -86,6 +93,7 @@ impl DataFormat {
             Self::Conll => "conll",
             Self::Trec => "trec",
             Self::Hutto => "hutto",
+            Self::Stsb => "stsb",
         }
     }
 
@@ -96,6 +104,7 @@ impl DataFormat {
             "tsv" | "txt" => Some(Self::Tsv),
             "jsonl" => Some(Self::Jsonl),
             "conll" | "bio" | "iob" => Some(Self::Conll),
+            "csv" => Some(Self::Stsb),
             _ => None,
         }
     }
@@ -116,6 +125,7 @@ impl std::str::FromStr for DataFormat {
             "conll" => Ok(Self::Conll),
             "trec" => Ok(Self::Trec),
             "hutto" => Ok(Self::Hutto),
+            "stsb" => Ok(Self::Stsb),
             other => Err(format!(
                 "unknown data format {other:?}: expected one of {}",
                 Self::ALL.join(", ")
@@ -163,6 +173,18 @@ pub struct TaskConfig {
     pub head_lr: Option<f64>,
     /// This task's hidden head width (default: the top-level `head_hidden`).
     pub head_hidden: Option<i64>,
+    /// Pair kinds: `cosent` (default) or `cosine-mse` for
+    /// sentence-similarity, `mnrl` (default) for pair-ranking.
+    pub loss: Option<Spanned<String>>,
+    /// sentence-similarity: the top gold score (default 5.0, STS-B's).
+    pub score_max: Option<Spanned<f64>>,
+    /// CoSENT's and MNRL's similarity scale (default 20).
+    pub scale: Option<Spanned<f64>>,
+    /// pair-ranking: MNRL both ways (default false).
+    pub symmetric: Option<Spanned<bool>>,
+    /// pair-ranking from scored pairs (`format = "stsb"`): the pairs
+    /// scored at least this are the (anchor, positive) pairs.
+    pub min_score: Option<Spanned<f64>>,
 }
 
 fn default_device() -> String {
@@ -217,6 +239,10 @@ pub struct TaskPlan {
     pub head_lr: Option<f64>,
     /// `None`: a linear head.
     pub head_hidden: Option<i64>,
+    /// Pair kinds: the objective (`None` for the kinds with a head).
+    pub objective: Option<PairObjective>,
+    /// pair-ranking from scored pairs: the lowest score of a positive.
+    pub min_score: Option<f64>,
 }
 
 /// A checked run config.
@@ -228,6 +254,96 @@ pub struct RunConfig {
     pub train: TrainConfig,
     pub checkpoint_every_steps: usize,
     pub tasks: Vec<TaskPlan>,
+}
+
+/// The objective of a pair task from its `loss`, `score_max`, `scale` and
+/// `symmetric` keys (each refused on a kind it does not apply to).
+fn pair_objective(
+    t: &TaskConfig,
+    kind: TaskKind,
+    key: &dyn Fn(&str) -> String,
+    invalid: &dyn Fn(std::ops::Range<usize>, String, String) -> ConfigError,
+) -> Result<Option<PairObjective>, ConfigError> {
+    let losses = kind.behaviour().losses();
+    let Some(&default) = losses.first() else {
+        let set = [
+            ("loss", t.loss.as_ref().map(Spanned::span)),
+            ("score_max", t.score_max.as_ref().map(Spanned::span)),
+            ("scale", t.scale.as_ref().map(Spanned::span)),
+            ("symmetric", t.symmetric.as_ref().map(Spanned::span)),
+        ];
+        if let Some((k, Some(span))) = set.into_iter().find(|(_, s)| s.is_some()) {
+            return Err(invalid(
+                span,
+                key(k),
+                format!(
+                    "{k} applies to the pair kinds (sentence-similarity, pair-ranking), not to \
+                     a {} task",
+                    kind.id()
+                ),
+            ));
+        }
+        return Ok(None);
+    };
+    let mut objective = PairObjective::new(default);
+    if let Some(loss) = &t.loss {
+        objective.loss = loss
+            .get_ref()
+            .parse::<PairLoss>()
+            .map_err(|m| invalid(loss.span(), key("loss"), m))?;
+        if !losses.contains(&objective.loss) {
+            return Err(invalid(
+                loss.span(),
+                key("loss"),
+                format!(
+                    "a {} task trains with {}, not {}",
+                    kind.id(),
+                    losses
+                        .iter()
+                        .map(|l| l.id())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    objective.loss.id()
+                ),
+            ));
+        }
+    }
+    let positive = |v: &Spanned<f64>, k: &str| {
+        let x = *v.get_ref();
+        if x.is_finite() && x > 0.0 {
+            Ok(x)
+        } else {
+            Err(invalid(
+                v.span(),
+                key(k),
+                format!("must be a positive number, got {x}"),
+            ))
+        }
+    };
+    if let Some(v) = &t.score_max {
+        if kind != TaskKind::SentenceSimilarity {
+            return Err(invalid(
+                v.span(),
+                key("score_max"),
+                format!("a {} task has no scores", kind.id()),
+            ));
+        }
+        objective.score_max = positive(v, "score_max")?;
+    }
+    if let Some(v) = &t.scale {
+        objective.scale = positive(v, "scale")?;
+    }
+    if let Some(v) = &t.symmetric {
+        if kind != TaskKind::PairRanking {
+            return Err(invalid(
+                v.span(),
+                key("symmetric"),
+                "symmetric applies to pair-ranking (mnrl) only".into(),
+            ));
+        }
+        objective.symmetric = *v.get_ref();
+    }
+    Ok(Some(objective))
 }
 
 /// 1-based line of byte offset `at` in `text`.
@@ -384,6 +500,46 @@ impl RunConfig {
                     ))
                 }
             };
+            let objective = pair_objective(t, kind, &key, &invalid)?;
+            if objective.is_some() && t.head_hidden.is_some() {
+                return Err(invalid(
+                    t.name.span(),
+                    key("head_hidden"),
+                    format!("a {} task has no head to widen", kind.id()),
+                ));
+            }
+            if kind == TaskKind::PairRanking && raw.batch_size.unwrap_or(2) < 2 {
+                return Err(invalid(
+                    t.name.span(),
+                    "batch_size".into(),
+                    format!(
+                        "task {name:?} trains with in-batch negatives, which a batch of one \
+                         pair does not have: batch_size must be at least 2"
+                    ),
+                ));
+            }
+            let min_score = match (&t.min_score, kind, format) {
+                (None, TaskKind::PairRanking, DataFormat::Stsb) => {
+                    return Err(invalid(
+                        t.name.span(),
+                        key("min_score"),
+                        "a pair-ranking task on scored pairs (format = \"stsb\") needs \
+                         min_score: the lowest score that makes a pair (anchor, positive)"
+                            .into(),
+                    ))
+                }
+                (Some(m), TaskKind::PairRanking, DataFormat::Stsb) => Some(*m.get_ref()),
+                (Some(m), _, _) => {
+                    return Err(invalid(
+                        m.span(),
+                        key("min_score"),
+                        "min_score applies to pair-ranking tasks on scored pairs \
+                         (format = \"stsb\") only"
+                            .into(),
+                    ))
+                }
+                (None, _, _) => None,
+            };
             tasks.push(TaskPlan {
                 name,
                 kind,
@@ -392,7 +548,13 @@ impl RunConfig {
                 dev,
                 test,
                 head_lr: t.head_lr,
-                head_hidden,
+                head_hidden: if objective.is_some() {
+                    None
+                } else {
+                    head_hidden
+                },
+                objective,
+                min_score,
             });
         }
 

@@ -7,11 +7,13 @@ use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use smtl_data::{
-    read_conll, read_sentence_jsonl, read_sentence_tsv, read_sentiment_ground_truth, read_trec,
-    BioTag, HasIndex, SentenceExample, Split, Splits, TokenExample,
+    read_conll, read_scored_pair_jsonl, read_scored_pair_tsv, read_sentence_jsonl,
+    read_sentence_tsv, read_sentiment_ground_truth, read_stsb, read_text_pair_jsonl,
+    read_text_pair_tsv, read_trec, BioTag, HasIndex, ScoredPair, SentenceExample, Split, Splits,
+    TextPair, TokenExample,
 };
 use smtl_heads::{Example, TaskKind};
-use smtl_trainer::{sentence_task, token_task, PreparedTask};
+use smtl_trainer::{ranking_task, sentence_task, similarity_task, token_task, PreparedTask};
 
 use crate::config::{formats, DataFormat, TaskPlan};
 
@@ -19,16 +21,27 @@ use crate::config::{formats, DataFormat, TaskPlan};
 pub enum Labelled {
     Sentences(Vec<SentenceExample>),
     Tokens(Vec<TokenExample>),
+    /// Sentence pairs with a gold score.
+    Scored(Vec<ScoredPair>),
+    /// (anchor, positive) pairs.
+    Ranked(Vec<TextPair>),
 }
 
-/// Reads `path` as `format`.
-pub fn read(path: &Path, format: DataFormat) -> Result<Labelled> {
-    Ok(match format {
-        DataFormat::Tsv => Labelled::Sentences(read_sentence_tsv(path)?),
-        DataFormat::Jsonl => Labelled::Sentences(read_sentence_jsonl(path)?),
-        DataFormat::Trec => Labelled::Sentences(read_trec(path)?),
-        DataFormat::Hutto => Labelled::Sentences(read_sentiment_ground_truth(path)?),
-        DataFormat::Conll => Labelled::Tokens(read_conll(path)?),
+/// Reads `path` as `format`, with the records of `kind` (`tsv` and `jsonl`
+/// hold a sentence task's, a similarity task's or a ranking task's).
+pub fn read(path: &Path, format: DataFormat, kind: TaskKind) -> Result<Labelled> {
+    use TaskKind::{PairRanking, SentenceSimilarity};
+    Ok(match (format, kind) {
+        (DataFormat::Tsv, SentenceSimilarity) => Labelled::Scored(read_scored_pair_tsv(path)?),
+        (DataFormat::Jsonl, SentenceSimilarity) => Labelled::Scored(read_scored_pair_jsonl(path)?),
+        (DataFormat::Tsv, PairRanking) => Labelled::Ranked(read_text_pair_tsv(path)?),
+        (DataFormat::Jsonl, PairRanking) => Labelled::Ranked(read_text_pair_jsonl(path)?),
+        (DataFormat::Stsb, _) => Labelled::Scored(read_stsb(path)?),
+        (DataFormat::Tsv, _) => Labelled::Sentences(read_sentence_tsv(path)?),
+        (DataFormat::Jsonl, _) => Labelled::Sentences(read_sentence_jsonl(path)?),
+        (DataFormat::Trec, _) => Labelled::Sentences(read_trec(path)?),
+        (DataFormat::Hutto, _) => Labelled::Sentences(read_sentiment_ground_truth(path)?),
+        (DataFormat::Conll, _) => Labelled::Tokens(read_conll(path)?),
     })
 }
 
@@ -94,17 +107,66 @@ fn carve<T: HasIndex>(
     (splits, carved)
 }
 
+impl Labelled {
+    fn what(&self) -> &'static str {
+        match self {
+            Self::Sentences(_) => "sentence",
+            Self::Tokens(_) => "token",
+            Self::Scored(_) => "scored-pair",
+            Self::Ranked(_) => "ranking-pair",
+        }
+    }
+}
+
+fn wrong_data(l: &Labelled, path: &Path, task: &str) -> anyhow::Error {
+    anyhow::anyhow!("{}: {} data for a {task} task", path.display(), l.what())
+}
+
 fn sentences(l: Labelled, path: &Path) -> Result<Vec<SentenceExample>> {
     match l {
         Labelled::Sentences(s) => Ok(s),
-        Labelled::Tokens(_) => bail!("{}: token data for a sentence task", path.display()),
+        other => Err(wrong_data(&other, path, "sentence")),
     }
 }
 
 fn tokens(l: Labelled, path: &Path) -> Result<Vec<TokenExample>> {
     match l {
         Labelled::Tokens(t) => Ok(t),
-        Labelled::Sentences(_) => bail!("{}: sentence data for a token task", path.display()),
+        other => Err(wrong_data(&other, path, "token")),
+    }
+}
+
+fn scored(l: Labelled, path: &Path) -> Result<Vec<ScoredPair>> {
+    match l {
+        Labelled::Scored(p) => Ok(p),
+        other => Err(wrong_data(&other, path, "sentence-similarity")),
+    }
+}
+
+/// The (anchor, positive) pairs of scored pairs: those scored at least
+/// `min_score`.
+pub fn ranking_pairs(l: Labelled, min_score: Option<f64>) -> Labelled {
+    match (l, min_score) {
+        (Labelled::Scored(pairs), Some(min)) => Labelled::Ranked(
+            pairs
+                .into_iter()
+                .filter(|p| p.score >= min)
+                .map(|p| TextPair {
+                    index: p.index,
+                    line: p.line,
+                    anchor: p.sentence1,
+                    positive: p.sentence2,
+                })
+                .collect(),
+        ),
+        (other, _) => other,
+    }
+}
+
+fn ranked(l: Labelled, path: &Path) -> Result<Vec<TextPair>> {
+    match l {
+        Labelled::Ranked(p) => Ok(p),
+        other => Err(wrong_data(&other, path, "pair-ranking")),
     }
 }
 
@@ -175,9 +237,11 @@ fn splits_of<T: HasIndex>(
 /// Reads and prepares one task of a run config.
 pub fn load_task(plan: &TaskPlan) -> Result<TaskFiles> {
     let read_split = |path: &Option<PathBuf>| -> Result<Option<Labelled>> {
-        path.as_ref().map(|p| read(p, plan.format)).transpose()
+        path.as_ref()
+            .map(|p| read(p, plan.format, plan.kind))
+            .transpose()
     };
-    let train = read(&plan.train, plan.format)?;
+    let train = read(&plan.train, plan.format, plan.kind)?;
     let (dev, test) = (read_split(&plan.dev)?, read_split(&plan.test)?);
     let dev_file = plan.dev.clone().unwrap_or_else(|| plan.train.clone());
     let test_file = plan.test.clone().unwrap_or_else(|| plan.train.clone());
@@ -208,6 +272,36 @@ pub fn load_task(plan: &TaskPlan) -> Result<TaskFiles> {
             check_labels(&plan.name, &known, "dev", &dev_file, tags(&splits.dev))?;
             check_labels(&plan.name, &known, "test", &test_file, tags(&splits.test))?;
             (token_task(&plan.name, splits)?, carved)
+        }
+        TaskKind::SentenceSimilarity => {
+            let (splits, carved) = splits_of(plan, train, dev, test, scored, "pairs")?;
+            let objective = plan
+                .objective
+                .clone()
+                .expect("pair tasks have an objective");
+            let task = similarity_task(&plan.name, splits, objective).map_err(|e| {
+                // The score check names the split and the line; add the file.
+                let file = match &e {
+                    smtl_trainer::TrainError::ScoreOutOfRange { split, .. } => match *split {
+                        "dev" => dev_file.clone(),
+                        "test" => test_file.clone(),
+                        _ => plan.train.clone(),
+                    },
+                    _ => plan.train.clone(),
+                };
+                anyhow::Error::new(e).context(format!("{}", file.display()))
+            })?;
+            (task, carved)
+        }
+        TaskKind::PairRanking => {
+            let pairs = |l| ranking_pairs(l, plan.min_score);
+            let (train, dev, test) = (pairs(train), dev.map(pairs), test.map(pairs));
+            let (splits, carved) = splits_of(plan, train, dev, test, ranked, "pairs")?;
+            let objective = plan
+                .objective
+                .clone()
+                .expect("pair tasks have an objective");
+            (ranking_task(&plan.name, splits, objective)?, carved)
         }
     };
     prepared.head.hidden = plan.head_hidden;
@@ -263,6 +357,22 @@ pub fn to_examples(
                 })
                 .collect())
         }
+        (TaskKind::SentenceSimilarity, Labelled::Scored(xs)) => Ok(xs
+            .into_iter()
+            .map(|p| Example::Pair {
+                first: p.sentence1,
+                second: p.sentence2,
+                score: Some(p.score),
+            })
+            .collect()),
+        (TaskKind::PairRanking, Labelled::Ranked(xs)) => Ok(xs
+            .into_iter()
+            .map(|p| Example::Pair {
+                first: p.anchor,
+                second: p.positive,
+                score: None,
+            })
+            .collect()),
         _ => bail!(
             "{}: data of the wrong kind for task {task:?}",
             file.display()

@@ -80,6 +80,22 @@ impl LineReader<BufReader<File>> {
         })?;
         Ok(Self::new(BufReader::with_capacity(1 << 16, file), path))
     }
+
+    /// Opens `path` at byte `offset`, the start of its line `lines_before + 1`
+    /// (a shard's block): line numbers in errors stay the file's.
+    pub fn open_at(path: impl AsRef<Path>, offset: u64, lines_before: u64) -> Result<Self> {
+        use std::io::{Seek, SeekFrom};
+        let path = path.as_ref();
+        let read_err = |source| EmbedIoError::Read {
+            path: path.to_path_buf(),
+            source,
+        };
+        let mut file = File::open(path).map_err(read_err)?;
+        file.seek(SeekFrom::Start(offset)).map_err(read_err)?;
+        let mut reader = Self::new(BufReader::with_capacity(1 << 16, file), path);
+        reader.line = lines_before;
+        Ok(reader)
+    }
 }
 
 impl<R: BufRead> LineReader<R> {

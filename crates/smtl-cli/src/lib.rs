@@ -10,6 +10,7 @@ pub mod io;
 pub mod metrics_log;
 pub mod plot;
 pub mod progress;
+pub mod shard;
 pub mod signals;
 
 use clap::{Parser, Subcommand};
@@ -34,6 +35,8 @@ pub enum Command {
     Eval(commands::eval::EvalArgs),
     /// Describe a model or checkpoint directory.
     Info(commands::info::InfoArgs),
+    /// Join the parts of a sharded `smtl embed --shard` run.
+    Merge(commands::merge::MergeArgs),
 }
 
 /// A command's ending: success, or `error:` and the cause chain on stderr
@@ -60,6 +63,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Predict(a) => commands::predict::run(a),
         Command::Eval(a) => commands::eval::run(a),
         Command::Info(a) => commands::info::run(a),
+        Command::Merge(a) => commands::merge::run(a),
     }
 }
 

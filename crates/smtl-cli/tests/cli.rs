@@ -527,7 +527,10 @@ fn embed_writes_every_line_in_order() {
 fn shipped_configs_are_valid() {
     let dir = repo().join("examples/configs");
     let mut seen = 0;
-    for entry in std::fs::read_dir(&dir).unwrap() {
+    let files = std::fs::read_dir(&dir)
+        .unwrap()
+        .chain(std::fs::read_dir(dir.join("sharing")).unwrap());
+    for entry in files {
         let path = entry.unwrap().path();
         if path.extension().and_then(|e| e.to_str()) == Some("toml") {
             let config = smtl_cli::config::RunConfig::load(&path)
@@ -536,7 +539,7 @@ fn shipped_configs_are_valid() {
             seen += 1;
         }
     }
-    assert!(seen >= 3, "only {seen} configs in {}", dir.display());
+    assert!(seen >= 11, "only {seen} configs in {}", dir.display());
 }
 
 /// The CUDA backend is wired in: on a machine without a GPU, `--device

@@ -1,7 +1,8 @@
 //! `smtl eval --kind sentence-similarity` on the real STS Benchmark with the
 //! real models, against sentence-transformers' `EmbeddingSimilarityEvaluator`
 //! (fixtures/sts/evaluator_scores.json, scripts/make_sts_fixtures.py), and
-//! its bad input.
+//! its bad input; `smtl eval --kind pair-ranking` against
+//! `InformationRetrievalEvaluator` (fixtures/sts/ranking_scores.json).
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
@@ -145,7 +146,7 @@ fn bad_pair_input_is_a_clear_error() {
             vec!["all equal"],
         ),
         (write("empty.tsv", "\n"), vec!["no examples"]),
-        (write("x.txt", "a\tb\t1\n"), vec!["--format"]),
+        (write("x.dat", "a\tb\t1\n"), vec!["--format"]),
     ];
     for (path, needles) in cases {
         let out = eval("all-MiniLM-L6-v2", path.to_str().unwrap(), &[]);
@@ -167,7 +168,68 @@ fn bad_pair_input_is_a_clear_error() {
         &["--format", "csv"],
     );
     assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("not a pair format"));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown data format"));
+    let out = eval(
+        "all-MiniLM-L6-v2",
+        path.to_str().unwrap(),
+        &["--format", "conll"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reads stsb, tsv, jsonl"));
     let out = smtl(&["eval", "--model", "x", "--kind", "nli", "--data", "y"]);
     assert!(String::from_utf8_lossy(&out.stderr).contains("sentence-similarity"));
+}
+
+/// The STS-B pairs scored 4.0 or more as (anchor, positive), ranked by
+/// every real model: accuracy@1, MRR@10 and recall@10 equal
+/// sentence-transformers' `InformationRetrievalEvaluator` (each anchor a
+/// query, the distinct positives the corpus) within 1e-4.
+#[test]
+fn stsb_ranking_equals_the_information_retrieval_evaluator() {
+    let want: Value = serde_json::from_str(
+        &std::fs::read_to_string(repo().join("fixtures/sts/ranking_scores.json")).unwrap(),
+    )
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    for split in ["dev", "test"] {
+        let stsb =
+            std::fs::read_to_string(repo().join(format!("data/stsb/sts-{split}.csv"))).unwrap();
+        let pairs: String = stsb
+            .lines()
+            .filter(|l| !l.trim().is_empty())
+            .map(|l| l.split('\t').collect::<Vec<_>>())
+            .filter(|f| f[4].trim().parse::<f64>().unwrap() >= 4.0)
+            .map(|f| format!("{}\t{}\n", f[5], f[6]))
+            .collect();
+        let path = dir.path().join(format!("{split}.tsv"));
+        std::fs::write(&path, pairs).unwrap();
+        for model in ["all-MiniLM-L6-v2", "all-mpnet-base-v2"] {
+            let model_dir = repo().join("models").join(model);
+            let out = smtl(&[
+                "eval",
+                "--model",
+                model_dir.to_str().unwrap(),
+                "--kind",
+                "pair-ranking",
+                "--data",
+                path.to_str().unwrap(),
+                "--device",
+                "cpu",
+            ]);
+            assert!(
+                out.status.success(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let got: Value = serde_json::from_slice(&out.stdout).unwrap();
+            let w = &want[model][split];
+            assert_eq!(got["pairs"], w["pairs"], "{model} {split}");
+            assert_eq!(got["candidates"], w["candidates"], "{model} {split}");
+            for key in ["accuracy@1", "mrr@10", "recall@10"] {
+                let (g, e) = (got[key].as_f64().unwrap(), w[key].as_f64().unwrap());
+                assert!((g - e).abs() <= 1e-4, "{model} {split} {key}: {g} vs {e}");
+            }
+            eprintln!("{model} sts-{split} ranking: {got}");
+        }
+    }
 }

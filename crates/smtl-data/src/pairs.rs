@@ -15,6 +15,8 @@ use crate::DataError;
 pub struct ScoredPair {
     /// 0-based position among the file's pairs.
     pub index: usize,
+    /// 1-based line of the file it was read from (for error messages).
+    pub line: usize,
     pub sentence1: String,
     pub sentence2: String,
     pub score: f64,
@@ -25,6 +27,8 @@ pub struct ScoredPair {
 pub struct TextPair {
     /// 0-based position among the file's pairs.
     pub index: usize,
+    /// 1-based line of the file it was read from (for error messages).
+    pub line: usize,
     pub anchor: String,
     pub positive: String,
 }
@@ -96,6 +100,7 @@ pub fn read_stsb(path: impl AsRef<Path>) -> Result<Vec<ScoredPair>, DataError> {
         }
         Ok(Some(ScoredPair {
             index,
+            line: number,
             score: score(path, number, fields[4])?,
             sentence1: side(path, number, "sentence1", fields[5])?,
             sentence2: side(path, number, "sentence2", fields[6])?,
@@ -125,6 +130,7 @@ pub fn read_scored_pair_tsv(path: impl AsRef<Path>) -> Result<Vec<ScoredPair>, D
         };
         Ok(Some(ScoredPair {
             index,
+            line: number,
             sentence1: side(path, number, "sentence1", s1)?,
             sentence2: side(path, number, "sentence2", s2)?,
             score: score(path, number, sc)?,
@@ -147,6 +153,7 @@ pub fn read_scored_pair_jsonl(path: impl AsRef<Path>) -> Result<Vec<ScoredPair>,
         let p: JsonScoredPair = json_line(path, number, line)?;
         Ok(Some(ScoredPair {
             index,
+            line: number,
             sentence1: side(path, number, "sentence1", &p.sentence1)?,
             sentence2: side(path, number, "sentence2", &p.sentence2)?,
             score: p.score,
@@ -186,6 +193,7 @@ pub fn read_text_pair_tsv(path: impl AsRef<Path>) -> Result<Vec<TextPair>, DataE
         };
         Ok(Some(TextPair {
             index,
+            line: number,
             anchor: side(path, number, "anchor", anchor)?,
             positive: side(path, number, "positive", positive)?,
         }))
@@ -205,6 +213,7 @@ pub fn read_text_pair_jsonl(path: impl AsRef<Path>) -> Result<Vec<TextPair>, Dat
         let p: JsonTextPair = json_line(path, number, line)?;
         Ok(Some(TextPair {
             index,
+            line: number,
             anchor: side(path, number, "anchor", &p.anchor)?,
             positive: side(path, number, "positive", &p.positive)?,
         }))

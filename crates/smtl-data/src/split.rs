@@ -58,6 +58,18 @@ impl HasIndex for TokenExample {
     }
 }
 
+impl HasIndex for crate::ScoredPair {
+    fn index(&self) -> usize {
+        self.index
+    }
+}
+
+impl HasIndex for crate::TextPair {
+    fn index(&self) -> usize {
+        self.index
+    }
+}
+
 /// The three parts of a data set; each keeps the input order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Splits<T> {

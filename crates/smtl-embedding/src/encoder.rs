@@ -652,6 +652,31 @@ pub const STREAM_CHUNK_LINES: usize = 4096;
 /// Text bytes after which a chunk of [`SentenceEncoder::encode_stream`] ends early.
 pub const STREAM_CHUNK_BYTES: usize = 8 << 20;
 
+/// Where [`SentenceEncoder::encode_stream`] ends its chunks: after
+/// [`STREAM_CHUNK_LINES`] lines or once they hold [`STREAM_CHUNK_BYTES`] of
+/// text. Public so that a sharded job can cut its input where one process
+/// would end a chunk: each chunk is then embedded in the same batches, and
+/// the shards' rows are bit-identical to the single run's.
+#[derive(Debug, Default, Clone)]
+pub struct ChunkCut {
+    lines: usize,
+    bytes: usize,
+}
+
+impl ChunkCut {
+    /// Counts one more line of `bytes` bytes (without its terminator);
+    /// true when the chunk ends after it (the count then restarts).
+    pub fn push(&mut self, bytes: usize) -> bool {
+        self.lines += 1;
+        self.bytes += bytes;
+        let ends = self.lines >= STREAM_CHUNK_LINES || self.bytes >= STREAM_CHUNK_BYTES;
+        if ends {
+            *self = Self::default();
+        }
+        ends
+    }
+}
+
 /// One chunk of [`SentenceEncoder::encode_stream`].
 #[derive(Debug, Clone)]
 pub struct EncodedChunk {
@@ -674,11 +699,11 @@ impl<I: Iterator<Item = String>> Iterator for EncodeStream<'_, I> {
 
     fn next(&mut self) -> Option<Self::Item> {
         let mut texts = Vec::new();
-        let mut bytes = 0usize;
+        let mut cut = ChunkCut::default();
         for line in self.lines.by_ref() {
-            bytes += line.len();
+            let ends = cut.push(line.len());
             texts.push(line);
-            if texts.len() >= STREAM_CHUNK_LINES || bytes >= STREAM_CHUNK_BYTES {
+            if ends {
                 break;
             }
         }

@@ -21,15 +21,15 @@ mod transformer;
 pub use builder::{EncoderBuilder, IntoDevice, IntoPrecision};
 pub use dense::{Dense, DenseActivation};
 pub use encoder::{
-    EncodeStream, EncodedChunk, EncoderOptions, SentenceEncoder, SentenceStep, TokenStates,
-    BACKBONE_PREFIX, STREAM_CHUNK_BYTES, STREAM_CHUNK_LINES,
+    ChunkCut, EncodeStream, EncodedChunk, EncoderOptions, SentenceEncoder, SentenceStep,
+    TokenStates, BACKBONE_PREFIX, STREAM_CHUNK_BYTES, STREAM_CHUNK_LINES,
 };
 pub use error::EmbedError;
 pub use modules::{ModuleKind, ModuleSpec};
 pub use parallel::ParallelEncoder;
 pub use pooling::{Pooling, PoolingMode};
 pub use save::write_safetensors;
-pub use similarity::{evaluate_similarity, pair_cosines};
+pub use similarity::{evaluate_ranking, evaluate_similarity, pair_cosines, positive_ranks};
 pub use smtl_metrics::SimilarityReport;
 pub use tokenize::{TextTokenizer, TokenBatch, Truncation};
 pub use transformer::Transformer;

@@ -31,6 +31,19 @@ pub enum HeadError {
     Unlabelled(String),
     #[error("{predictions} predictions for {examples} examples")]
     PredictionCount { predictions: usize, examples: usize },
+    #[error("{0}")]
+    InvalidInput(String),
+    #[error("task {task:?}: score {score} is outside 0..={score_max} (score_max)")]
+    ScoreOutOfRange {
+        task: String,
+        score: f64,
+        score_max: f64,
+    },
+    #[error(
+        "task {task:?}: pair {row} of the batch has an all-zero sentence embedding, \
+         which has no cosine similarity"
+    )]
+    ZeroEmbedding { task: String, row: usize },
     #[error(transparent)]
     Metrics(#[from] smtl_metrics::MetricsError),
     #[error(transparent)]

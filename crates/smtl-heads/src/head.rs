@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 use tch::{nn, nn::Module, Tensor};
 
+use crate::objective::PairObjective;
 use crate::{HeadError, Result};
 
 /// Label id that the loss ignores (wordpieces after the first, special tokens).
@@ -16,17 +17,29 @@ pub enum TaskKind {
     SentenceClassification,
     /// One label per word, from the token states.
     TokenClassification,
+    /// A gold similarity per sentence pair, trained on the cosine of the
+    /// pair's sentence embeddings (CoSENT or cosine MSE).
+    SentenceSimilarity,
+    /// (anchor, positive) pairs, trained with in-batch negatives (MNRL).
+    PairRanking,
 }
 
 impl TaskKind {
     /// Every kind, in the order configs list them.
-    pub const ALL: [TaskKind; 2] = [Self::SentenceClassification, Self::TokenClassification];
+    pub const ALL: [TaskKind; 4] = [
+        Self::SentenceClassification,
+        Self::TokenClassification,
+        Self::SentenceSimilarity,
+        Self::PairRanking,
+    ];
 
     /// In words, for messages.
     pub fn name(self) -> &'static str {
         match self {
             Self::SentenceClassification => "sentence classification",
             Self::TokenClassification => "token classification",
+            Self::SentenceSimilarity => "sentence similarity",
+            Self::PairRanking => "pair ranking",
         }
     }
 
@@ -35,6 +48,8 @@ impl TaskKind {
         match self {
             Self::SentenceClassification => "sentence-classification",
             Self::TokenClassification => "token-classification",
+            Self::SentenceSimilarity => "sentence-similarity",
+            Self::PairRanking => "pair-ranking",
         }
     }
 }
@@ -69,6 +84,9 @@ pub struct HeadConfig {
     /// Width of an optional hidden layer (`None`: a single linear layer).
     #[serde(default)]
     pub hidden: Option<i64>,
+    /// The pair kinds' objective (they have no head: `num_labels` is 0).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub objective: Option<PairObjective>,
 }
 
 fn default_dropout() -> f64 {
@@ -82,10 +100,42 @@ impl HeadConfig {
             num_labels: num_labels as i64,
             dropout: default_dropout(),
             hidden: None,
+            objective: None,
+        }
+    }
+
+    /// A pair task: no head, the sentence embeddings trained by `objective`.
+    pub fn pair(kind: TaskKind, objective: PairObjective) -> Self {
+        Self {
+            kind,
+            num_labels: 0,
+            dropout: default_dropout(),
+            hidden: None,
+            objective: Some(objective),
         }
     }
 
     fn validate(&self) -> Result<()> {
+        let kind = self.kind.behaviour();
+        if !kind.has_head() {
+            let objective = self.objective.as_ref().ok_or_else(|| {
+                HeadError::InvalidConfig(format!("a {} task needs an objective", self.kind.id()))
+            })?;
+            objective.validate(self.kind, kind.losses())?;
+            if self.num_labels != 0 || self.hidden.is_some() {
+                return Err(HeadError::InvalidConfig(format!(
+                    "a {} task has no head: no labels and no hidden layer",
+                    self.kind.id()
+                )));
+            }
+            return Ok(());
+        }
+        if self.objective.is_some() {
+            return Err(HeadError::InvalidConfig(format!(
+                "a {} task's loss is cross-entropy: it takes no pair objective",
+                self.kind.id()
+            )));
+        }
         if self.num_labels < 2 {
             return Err(HeadError::InvalidConfig(format!(
                 "a head needs at least 2 labels, got {}",
@@ -110,22 +160,36 @@ impl HeadConfig {
 /// dropout -> linear (or dropout -> linear -> GELU -> dropout -> linear with
 /// a hidden layer), applied on the last dimension: works for `[batch, dim]`
 /// sentence vectors and `[batch, seq, dim]` token states alike.
+/// Pair kinds score the encoder's own embeddings: their head is the
+/// identity, with no variables.
 #[derive(Debug)]
 pub struct TaskHead {
     config: HeadConfig,
     hidden: Option<nn::Linear>,
-    output: nn::Linear,
+    output: Option<nn::Linear>,
 }
 
 impl TaskHead {
     /// Builds the head's variables under `p` for `input_dim`-wide features.
     pub fn new(p: nn::Path, input_dim: i64, config: HeadConfig) -> Result<Self> {
         config.validate()?;
+        if !config.kind.behaviour().has_head() {
+            return Ok(Self {
+                config,
+                hidden: None,
+                output: None,
+            });
+        }
         let hidden = config
             .hidden
             .map(|h| nn::linear(&p / "hidden", input_dim, h, Default::default()));
         let out_in = config.hidden.unwrap_or(input_dim);
-        let output = nn::linear(&p / "output", out_in, config.num_labels, Default::default());
+        let output = Some(nn::linear(
+            &p / "output",
+            out_in,
+            config.num_labels,
+            Default::default(),
+        ));
         Ok(Self {
             config,
             hidden,
@@ -141,8 +205,11 @@ impl TaskHead {
         self.config.kind
     }
 
-    /// Logits over the head's labels.
+    /// Logits over the head's labels (pair kinds: the features as they are).
     pub fn forward_t(&self, features: &Tensor, train: bool) -> Tensor {
+        let Some(output) = &self.output else {
+            return features.shallow_clone();
+        };
         let mut xs = features.dropout(self.config.dropout, train);
         if let Some(hidden) = &self.hidden {
             xs = hidden
@@ -150,6 +217,6 @@ impl TaskHead {
                 .gelu("none")
                 .dropout(self.config.dropout, train);
         }
-        self.output.forward(&xs)
+        output.forward(&xs)
     }
 }

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use serde::Serialize;
-use smtl_metrics::{ClassificationReport, EntityReport};
+use smtl_metrics::{ClassificationReport, EntityReport, RankingReport, SimilarityReport};
 
 /// Entity-level scores of a token task, serialised with `entity_f1` (the
 /// strict IOB2 micro-F1) in front of the report's fields.
@@ -17,12 +17,15 @@ pub struct EntityMetrics {
 /// Every metric of a task on a split, as written to metrics.jsonl,
 /// report.json and `smtl eval`: `accuracy`, `macro_f1`, per-class P/R/F1
 /// and the confusion matrix; or `entity_f1`, precision, recall and
-/// per-type P/R/F1. One variant per kind of report.
+/// per-type P/R/F1; or `pearson_cosine` and `spearman_cosine`; or
+/// `accuracy@1`, `mrr@10` and `recall@10`. One variant per kind of report.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(untagged)]
 pub enum TaskMetrics {
     Classification(ClassificationReport),
     Entities(EntityMetrics),
+    Similarity(SimilarityReport),
+    Ranking(RankingReport),
 }
 
 impl TaskMetrics {
@@ -35,6 +38,15 @@ impl TaskMetrics {
                 ("macro_f1".to_string(), r.macro_f1),
             ]),
             Self::Entities(e) => BTreeMap::from([("entity_f1".to_string(), e.entity_f1)]),
+            Self::Similarity(r) => BTreeMap::from([
+                ("pearson_cosine".to_string(), r.pearson_cosine),
+                ("spearman_cosine".to_string(), r.spearman_cosine),
+            ]),
+            Self::Ranking(r) => BTreeMap::from([
+                ("accuracy@1".to_string(), r.accuracy_at_1),
+                ("mrr@10".to_string(), r.mrr_at_10),
+                ("recall@10".to_string(), r.recall_at_10),
+            ]),
         }
     }
 

@@ -32,6 +32,14 @@ pub enum Example {
         words: Vec<String>,
         tags: Option<Vec<usize>>,
     },
+    /// Two sentences: a scored pair (`score` from 0 to the task's
+    /// `score_max`) or an (anchor, positive) ranking pair (no score: the
+    /// pairing is the label).
+    Pair {
+        first: String,
+        second: String,
+        score: Option<f64>,
+    },
 }
 
 impl Example {
@@ -39,6 +47,16 @@ impl Example {
         match self {
             Self::Sentence { .. } => "sentence",
             Self::Words { .. } => "word-sequence",
+            Self::Pair { .. } => "sentence-pair",
+        }
+    }
+
+    /// Bytes of text, for grouping examples of similar length.
+    pub fn text_len(&self) -> usize {
+        match self {
+            Self::Sentence { text, .. } => text.len(),
+            Self::Words { words, .. } => words.iter().map(|w| w.len() + 1).sum(),
+            Self::Pair { first, second, .. } => first.len().max(second.len()),
         }
     }
 }
@@ -78,6 +96,13 @@ pub enum Prediction {
     /// tag id 0 (by convention the vocabulary's first tag, `O` for BIO
     /// vocabularies).
     Tags { ids: Vec<usize>, tags: Vec<String> },
+    /// Pair kinds: the cosine similarity of the pair's sentence embeddings;
+    /// ranking tasks also keep both unit-norm embeddings, since their
+    /// metrics rank every anchor against every positive of the split.
+    PairScore {
+        score: f64,
+        embeddings: Option<(Vec<f32>, Vec<f32>)>,
+    },
 }
 
 impl Prediction {
@@ -85,7 +110,7 @@ impl Prediction {
     pub fn label_id(&self) -> Option<usize> {
         match self {
             Self::Label { id, .. } => Some(*id),
-            Self::Tags { .. } => None,
+            Self::Tags { .. } | Self::PairScore { .. } => None,
         }
     }
 
@@ -93,7 +118,7 @@ impl Prediction {
     pub fn tag_ids(&self) -> Option<&[usize]> {
         match self {
             Self::Tags { ids, .. } => Some(ids),
-            Self::Label { .. } => None,
+            Self::Label { .. } | Self::PairScore { .. } => None,
         }
     }
 }
@@ -132,7 +157,8 @@ pub trait MultiTaskModel {
     /// Every trainable tensor, grouped; groups and names in a stable order.
     fn parameter_groups(&self) -> Vec<ParamGroup>;
 
-    /// Labels for raw sentences; token tasks split each sentence on whitespace.
+    /// Labels for raw sentences; token tasks split each sentence on
+    /// whitespace, pair tasks read `first<TAB>second`.
     fn predict(&self, task: &str, sentences: &[&str]) -> Result<Vec<Prediction>> {
         let spec = self
             .tasks()
@@ -140,7 +166,10 @@ pub trait MultiTaskModel {
             .find(|t| t.name == task)
             .ok_or_else(|| HeadError::UnknownTask(task.to_string()))?;
         let kind = spec.head.kind.behaviour();
-        let examples: Vec<Example> = sentences.iter().map(|s| kind.unlabelled(s)).collect();
+        let examples: Vec<Example> = sentences
+            .iter()
+            .map(|s| kind.unlabelled(s))
+            .collect::<Result<_>>()?;
         let mut out = Vec::with_capacity(examples.len());
         for chunk in examples.chunks(32) {
             let refs: Vec<&Example> = chunk.iter().collect();

@@ -284,6 +284,20 @@ char* smtl_int8_linear(const at::Tensor* x, const at::Tensor* w_t, const at::Ten
 
 void smtl_free_message(char* message) { std::free(message); }
 
+// Drops the gradient of `t`, as torch's zero_grad(set_to_none=True): the
+// next backward pass then writes a fresh gradient instead of adding into a
+// zero-filled one (one pass over the parameter saved, and the zero-fill).
+char* smtl_reset_grad(const at::Tensor* t) {
+  try {
+    const_cast<at::Tensor*>(t)->mutable_grad().reset();
+    return nullptr;
+  } catch (const std::exception& e) {
+    return copy_message(e.what());
+  } catch (...) {
+    return copy_message("unknown C++ exception");
+  }
+}
+
 }  // extern "C"
 
 // On a machine with an NVIDIA driver, libtorch's CUDA backend is loaded when

@@ -41,6 +41,7 @@ mod ffi {
             out: *mut *mut CTensor,
         ) -> *mut c_char;
         pub fn smtl_free_message(message: *mut c_char);
+        pub fn smtl_reset_grad(t: *const CTensor) -> *mut c_char;
         pub fn smtl_cuda_runtime_version() -> std::os::raw::c_long;
     }
 }
@@ -84,6 +85,29 @@ pub fn int8_linear(
             out,
         )
     })
+}
+
+/// Drops `t`'s gradient (torch's `zero_grad(set_to_none=True)`; tch can
+/// only zero it): the next backward pass writes a fresh gradient rather
+/// than adding into zeros, which saves a pass over the parameter and the
+/// zero-fill. Afterwards `t.grad()` is undefined until a backward pass
+/// reaches `t`.
+pub fn reset_grad(t: &Tensor) -> Result<(), TchError> {
+    // SAFETY: as in `onednn_linear`; the shim only resets the tensor's
+    // autograd gradient slot.
+    let err = unsafe { ffi::smtl_reset_grad(c_tensor(t)) };
+    if err.is_null() {
+        return Ok(());
+    }
+    // SAFETY: a non-null message is a C string the shim allocated.
+    let message = unsafe {
+        let m = CStr::from_ptr(err as *const c_char)
+            .to_string_lossy()
+            .into_owned();
+        ffi::smtl_free_message(err);
+        m
+    };
+    Err(TchError::Torch(message))
 }
 
 fn c_tensor(t: &Tensor) -> *const ffi::CTensor {

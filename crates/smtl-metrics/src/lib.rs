@@ -12,6 +12,8 @@
 //! - [`pearson`], [`spearman`] (average ranks for ties) and
 //!   [`SimilarityReport`]: scipy's `pearsonr` / `spearmanr`, as
 //!   sentence-transformers' `EmbeddingSimilarityEvaluator` reports them.
+//! - [`RankingReport`]: accuracy@1, MRR@10 and recall@10 of each anchor's
+//!   positive among the split's candidates (in-batch-negatives ranking).
 //!
 //! All are cross-checked to 1e-9 against fixtures made by
 //! `scripts/make_metric_fixtures.py` with the real seqeval and sklearn.
@@ -20,11 +22,13 @@ mod classification;
 mod correlation;
 mod entity;
 mod error;
+mod ranking;
 
 pub use classification::{ClassMetrics, ClassificationReport};
 pub use correlation::{average_ranks, pearson, spearman, SimilarityReport};
 pub use entity::{extract_entities, Entity, EntityReport, TypeMetrics};
 pub use error::MetricsError;
+pub use ranking::{RankingReport, CUTOFF};
 
 /// `num / den`, or 0 when `den == 0` (sklearn / seqeval zero_division).
 pub(crate) fn ratio(num: usize, den: usize) -> f64 {

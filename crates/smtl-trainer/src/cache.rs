@@ -128,10 +128,7 @@ fn encode_rows<M: MultiTaskModel>(
     token_aligned: bool,
 ) -> Result<Vec<Tensor>, TrainError> {
     let mut order: Vec<usize> = (0..examples.len()).collect();
-    order.sort_by_key(|&i| match &examples[i] {
-        Example::Sentence { text, .. } => text.len(),
-        Example::Words { words, .. } => words.iter().map(|w| w.len() + 1).sum(),
-    });
+    order.sort_by_key(|&i| examples[i].text_len());
     let mut rows: Vec<Option<Tensor>> = (0..examples.len()).map(|_| None).collect();
     tch::no_grad(|| -> Result<(), TrainError> {
         for chunk in order.chunks(BUILD_BATCH) {

@@ -32,6 +32,17 @@ pub enum TrainError {
     Data(#[from] smtl_data::DataError),
     #[error(transparent)]
     Metrics(#[from] smtl_metrics::MetricsError),
+    #[error(
+        "task {task:?}: the {split} pair at line {line} has score {score}, outside \
+         0..={score_max} (set score_max to the data's top score)"
+    )]
+    ScoreOutOfRange {
+        task: String,
+        split: &'static str,
+        line: usize,
+        score: f64,
+        score_max: f64,
+    },
     #[error("task {0:?} has no examples to train or evaluate on")]
     EmptyDataset(String),
 }

@@ -25,6 +25,6 @@ pub use observe::{
     CheckpointWriter, Checkpoints, EpochRecord, History, RunStart, StepRecord, TrainObserver,
 };
 pub use sampler::{ParseSamplingError, SamplingStrategy};
-pub use tasks::{sentence_task, token_task, PreparedTask};
+pub use tasks::{ranking_task, sentence_task, similarity_task, token_task, PreparedTask};
 pub use trainer::{FitSummary, Persist, TaskData, TrainConfig, TrainState, Trainer};
 pub use weighting::{LossWeighting, ParseWeightingError};

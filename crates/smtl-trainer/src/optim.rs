@@ -98,12 +98,35 @@ struct ParamState {
     exp_avg_sq: Tensor,
 }
 
+/// One buffer reused by every parameter's update, grown to the largest.
+#[derive(Default)]
+struct Scratch {
+    buffer: Option<Tensor>,
+}
+
+impl Scratch {
+    /// A tensor shaped like `like` (same kind and device) over the buffer.
+    fn scratch(&mut self, like: &Tensor) -> Tensor {
+        let n = like.numel() as i64;
+        let fits = self.buffer.as_ref().is_some_and(|b| {
+            b.numel() as i64 >= n && b.kind() == like.kind() && b.device() == like.device()
+        });
+        if !fits {
+            self.buffer = Some(Tensor::empty([n], (like.kind(), like.device())));
+        }
+        let buffer = self.buffer.as_ref().expect("just made");
+        buffer.narrow(0, 0, n).view(like.size().as_slice())
+    }
+}
+
 /// AdamW over named parameter groups; see the module docs.
 pub struct AdamW {
     groups: Vec<Group>,
     config: AdamWConfig,
     /// Keyed by parameter name; only parameters that have taken a step.
     state: HashMap<String, ParamState>,
+    /// Kept across steps, so that a step allocates nothing.
+    scratch: Scratch,
 }
 
 /// `(group name, settings, named parameters)`, as given to [`AdamW::new`].
@@ -158,6 +181,7 @@ impl AdamW {
             groups,
             config,
             state: HashMap::new(),
+            scratch: Scratch::default(),
         }
     }
 
@@ -216,20 +240,23 @@ impl AdamW {
         Ok(())
     }
 
-    /// Zeroes the gradients of all parameters (frozen ones included) and marks
-    /// them absent until a backward pass touches them again (see the module
-    /// docs), which is torch's `set_to_none=True` behaviour.
+    /// Drops the gradients of all parameters (frozen ones included), which
+    /// is torch's `set_to_none=True` behaviour: a parameter no backward pass
+    /// reaches afterwards has no gradient and takes no step. Dropping them
+    /// (`smtl_kernels::reset_grad`) rather than zeroing saves the zero-fill
+    /// and lets the next backward write the gradient instead of adding it to
+    /// zeros; where that fails the gradient is zeroed and marked absent
+    /// until a backward pass touches it again (see the module docs).
     pub fn zero_grad(&mut self) {
         let _guard = tch::no_grad_guard();
         for group in &mut self.groups {
             for p in &mut group.params {
                 let mut grad = p.tensor.grad();
-                if grad.defined() {
+                p.zeroed_grad = None;
+                if grad.defined() && smtl_kernels::reset_grad(&p.tensor).is_err() {
                     let _ = grad.detach_();
                     let _ = grad.zero_();
                     p.zeroed_grad = Some((grad.data_ptr() as usize, grad.internal_version()));
-                } else {
-                    p.zeroed_grad = None;
                 }
             }
         }
@@ -281,6 +308,7 @@ impl AdamW {
     pub fn step(&mut self, lr_factor: f64) {
         let _guard = tch::no_grad_guard();
         let AdamWConfig { beta1, beta2, eps } = self.config;
+        let scratch = &mut self.scratch;
         for group in &self.groups {
             if group.settings.frozen {
                 continue;
@@ -304,15 +332,28 @@ impl AdamW {
                 if weight_decay != 0.0 {
                     let _ = param.g_mul_scalar_(1.0 - lr * weight_decay);
                 }
-                let _ = state.exp_avg.lerp_(&grad, 1.0 - beta1);
-                let _ = state.exp_avg_sq.g_mul_scalar_(beta2);
-                let _ = state.exp_avg_sq.addcmul_(&(&grad * (1.0 - beta2)), &grad);
                 let step = state.step as f64;
                 let bias_correction1 = 1.0 - beta1.powf(step);
                 let bias_correction2 = 1.0 - beta2.powf(step);
                 let step_size = lr / bias_correction1;
-                let denom = (state.exp_avg_sq.sqrt() / bias_correction2.sqrt()) + eps;
-                let _ = param.addcdiv_(&(&state.exp_avg * (-step_size)), &denom);
+                // torch's update, p -= step_size * m / (sqrt(v) / sqrt(bc2) + eps),
+                // in place through one scratch buffer: no temporary the size
+                // of the parameter is allocated (the word embeddings are tens
+                // of MB, and fresh pages cost a fault and a clear each step).
+                let mut work = scratch.scratch(&grad);
+                let _ = state.exp_avg.lerp_(&grad, 1.0 - beta1);
+                let _ = grad.mul_out(&work, &grad);
+                let _ = state.exp_avg_sq.lerp_(&work, 1.0 - beta2);
+                let _ = state.exp_avg_sq.sqrt_out(&work);
+                // work = -(sqrt(v) / sqrt(bc2) + eps) / step_size, so that
+                // p += m / work is the step.
+                // A zero rate (the first warm-up step) moves nothing, as in
+                // torch; dividing by it would not.
+                if step_size != 0.0 {
+                    let _ = work.g_mul_scalar_(-1.0 / (step_size * bias_correction2.sqrt()));
+                    let _ = work.g_add_scalar_(-eps / step_size);
+                    let _ = param.addcdiv_(&state.exp_avg, &work);
+                }
             }
         }
     }

@@ -12,6 +12,7 @@ use smtl_embedding::SentenceEncoder;
 
 use crate::io::{EmbedIoError, JsonlRowWriter, LineReader, NpyRowWriter};
 use crate::progress::bytes_bar;
+use crate::shard::{self, ShardManifest, ShardPlan, ShardSpec};
 use crate::signals::{catch_signals, interrupted, Interrupted};
 
 /// Flags of `smtl embed` (and of `embed_sentences`' file mode).
@@ -36,6 +37,33 @@ pub struct EmbedArgs {
     /// opt-in fast paths bf16 and int8.
     #[arg(long, default_value = "fp32")]
     pub precision: String,
+    /// Embed only block I of N of the input's lines (0-based I), writing
+    /// that block's rows and a manifest `OUTPUT.shard.json` for `smtl
+    /// merge`; `auto` takes I from JOB_COMPLETION_INDEX (Kubernetes
+    /// Indexed Job) or SLURM_ARRAY_TASK_ID (Slurm job array).
+    #[arg(long, value_name = "I/N|auto")]
+    pub shard: Option<String>,
+    /// The shard count N with `--shard auto` (Slurm: default
+    /// SLURM_ARRAY_TASK_COUNT).
+    #[arg(long, value_name = "N", requires = "shard")]
+    pub shards: Option<usize>,
+}
+
+impl EmbedArgs {
+    /// The block of the input this run embeds (`None`: all of it).
+    pub fn shard_plan(&self) -> Result<Option<ShardPlan>> {
+        let spec = match self.shard.as_deref() {
+            None => return Ok(None),
+            Some("auto") => ShardSpec::from_env(self.shards, |k| std::env::var(k).ok())?,
+            Some(text) => {
+                if self.shards.is_some() {
+                    bail!("--shards goes with --shard auto; --shard I/N names the count itself");
+                }
+                ShardSpec::parse(text)?
+            }
+        };
+        Ok(Some(shard::plan(&self.input, spec)?))
+    }
 }
 
 /// The output format, from the output file's extension.
@@ -160,9 +188,27 @@ pub struct EmbedSummary {
 /// under the output's name (or its `.partial`) unless every line was
 /// embedded.
 pub fn embed_file(encoder: &SentenceEncoder, input: &Path, output: &Path) -> Result<EmbedSummary> {
+    embed_block(encoder, input, output, None)
+}
+
+/// [`embed_file`] of one shard's block, then its manifest beside the output.
+pub fn embed_block(
+    encoder: &SentenceEncoder,
+    input: &Path,
+    output: &Path,
+    shard: Option<&ShardPlan>,
+) -> Result<EmbedSummary> {
     let format = OutputFormat::from_path(output)?;
-    let reader = LineReader::open(input)?;
-    let total_bytes = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
+    let (reader, first_line, lines, total_bytes) = match shard {
+        None => {
+            let total = std::fs::metadata(input).map(|m| m.len()).unwrap_or(0);
+            (LineReader::open(input)?, 0, u64::MAX, total)
+        }
+        Some(p) => {
+            let reader = LineReader::open_at(input, p.first_byte, p.first_line)?;
+            (reader, p.first_line, p.lines, p.input_bytes - p.first_byte)
+        }
+    };
     let dim = usize::try_from(encoder.embedding_dim())?;
     let start = Instant::now();
     catch_signals()?;
@@ -174,7 +220,8 @@ pub fn embed_file(encoder: &SentenceEncoder, input: &Path, output: &Path) -> Res
         reader,
         error: Rc::clone(&error),
         bytes: Rc::clone(&bytes),
-    };
+    }
+    .take(usize::try_from(lines).unwrap_or(usize::MAX));
     let result = (|| -> Result<()> {
         for chunk in encoder.encode_stream(lines) {
             if interrupted() {
@@ -183,7 +230,7 @@ pub fn embed_file(encoder: &SentenceEncoder, input: &Path, output: &Path) -> Res
             let chunk = chunk?;
             let emb = chunk.embeddings.as_standard_layout();
             let rows = emb.as_slice().context("embeddings are not contiguous")?;
-            sink.write(chunk.first_index, &chunk.texts, rows)?;
+            sink.write(first_line + chunk.first_index, &chunk.texts, rows)?;
             bar.set_position(bytes.get());
             bar.set_message(format!(
                 "{} lines",
@@ -201,6 +248,23 @@ pub fn embed_file(encoder: &SentenceEncoder, input: &Path, output: &Path) -> Res
     bar.finish_and_clear();
     result?; // on error, dropping `sink` removes the partial file
     let rows = sink.finish()?;
+    if let Some(p) = shard {
+        let manifest = ShardManifest {
+            shard: p.spec.index,
+            shards: p.spec.count,
+            first_line: p.first_line,
+            lines: rows,
+            total_lines: p.total_lines,
+            input_bytes: p.input_bytes,
+            dim,
+            format: match format {
+                OutputFormat::Npy => "npy".into(),
+                OutputFormat::Jsonl => "jsonl".into(),
+            },
+        };
+        let text = serde_json::to_string_pretty(&manifest)? + "\n";
+        crate::commands::train::write_atomic(&ShardManifest::path_of(output), &text)?;
+    }
     Ok(EmbedSummary {
         rows,
         dim,
@@ -226,15 +290,27 @@ pub fn run(args: &EmbedArgs) -> Result<()> {
         // LineReader names the file and the OS reason.
         LineReader::open(&args.input)?;
     }
+    let shard = args.shard_plan()?;
     let encoder = load_encoder(&args.model, &args.device, args.batch_size, &args.precision)?;
+    let block = match &shard {
+        Some(p) => format!(
+            " (shard {}/{}: lines {}..{} of {})",
+            p.spec.index,
+            p.spec.count,
+            p.first_line + 1,
+            p.first_line + p.lines,
+            p.total_lines
+        ),
+        None => String::new(),
+    };
     eprintln!(
-        "embedding {} with {} (dim {}) on {}",
+        "embedding {}{block} with {} (dim {}) on {}",
         args.input.display(),
         args.model.display(),
         encoder.embedding_dim(),
         device_name(encoder.device())
     );
-    let s = embed_file(&encoder, &args.input, &args.output)?;
+    let s = embed_block(&encoder, &args.input, &args.output, shard.as_ref())?;
     eprintln!(
         "wrote {} embeddings of dim {} to {} in {:.1} s ({:.0} sentences/s)",
         s.rows,

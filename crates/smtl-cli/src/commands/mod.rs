@@ -3,5 +3,6 @@
 pub mod embed;
 pub mod eval;
 pub mod info;
+pub mod merge;
 pub mod predict;
 pub mod train;

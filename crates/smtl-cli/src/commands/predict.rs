@@ -20,7 +20,8 @@ pub struct PredictArgs {
     /// has one task.
     #[arg(long)]
     pub task: Option<String>,
-    /// UTF-8 text, one input per line (token tasks: words split on whitespace).
+    /// UTF-8 text, one input per line (token tasks: words split on
+    /// whitespace; pair tasks: `sentence1<TAB>sentence2`).
     #[arg(long, value_name = "FILE")]
     pub input: PathBuf,
     /// JSON lines out: {"index", "label", "score"} or {"index", "tags"}.
@@ -31,14 +32,16 @@ pub struct PredictArgs {
     pub device: String,
 }
 
-/// One output line: `{"index": i, "label": L, "score": p}` or
-/// `{"index": i, "tags": [...]}`.
+/// One output line: `{"index": i, "label": L, "score": p}`,
+/// `{"index": i, "tags": [...]}` or, for pair tasks, `{"index": i,
+/// "score": cosine}`.
 pub fn prediction_json(index: usize, prediction: &Prediction) -> serde_json::Value {
     match prediction {
         Prediction::Label { label, score, .. } => {
             json!({"index": index, "label": label, "score": score})
         }
         Prediction::Tags { tags, .. } => json!({"index": index, "tags": tags}),
+        Prediction::PairScore { score, .. } => json!({"index": index, "score": score}),
     }
 }
 
@@ -97,6 +100,7 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     }
     let model = load_checkpoint(&args.model, &args.device)?;
     let task = choose_task(&model, args.task.as_deref())?;
+    let kind = task.head.kind.behaviour();
     catch_signals()?;
     let mut out = AtomicFile::create(&args.output)?;
     let mut index = 0usize;
@@ -104,8 +108,12 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     loop {
         let line = reader.next();
         let end = line.is_none();
-        if let Some((_, line)) = line {
-            chunk.push(line?);
+        if let Some((number, line)) = line {
+            let line = line?;
+            // A line the task cannot read is named here, not inside a chunk.
+            kind.unlabelled(&line)
+                .with_context(|| format!("{}:{number}", args.input.display()))?;
+            chunk.push(line);
         }
         if chunk.len() >= CHUNK || (end && !chunk.is_empty()) {
             if interrupted() {

@@ -62,7 +62,10 @@ fn build_model(
     for t in tasks {
         let p = &t.prepared;
         match existing.iter().find(|s| s.name == p.data.name) {
-            Some(spec) if spec.labels == p.vocab.labels() && spec.head.kind == p.head.kind => {}
+            Some(spec)
+                if spec.labels == p.vocab.labels()
+                    && spec.head.kind == p.head.kind
+                    && spec.head.objective == p.head.objective => {}
             Some(spec) => bail!(
                 "task {:?}: the checkpoint {} has a {} head over labels [{}], the data gives [{}]",
                 p.data.name,
@@ -228,7 +231,15 @@ pub fn run(args: &TrainArgs) -> Result<()> {
         let keys: &[&str] = if metrics.get("entity_f1").is_some() {
             &["entity_f1"]
         } else {
-            &["accuracy", "macro_f1"]
+            &[
+                "accuracy",
+                "macro_f1",
+                "pearson_cosine",
+                "spearman_cosine",
+                "accuracy@1",
+                "mrr@10",
+                "recall@10",
+            ]
         };
         let figures: Vec<String> = keys
             .iter()

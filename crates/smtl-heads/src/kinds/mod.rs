@@ -8,10 +8,15 @@
 //! call through [`HeadKind`]; a new kind is a new file here and one arm in
 //! [`TaskKind::behaviour`].
 
+mod pair_ranking;
+mod pairs;
 mod sentence_classification;
+mod sentence_similarity;
 mod token_classification;
 
+pub use pair_ranking::PairRanking;
 pub use sentence_classification::SentenceClassification;
+pub use sentence_similarity::SentenceSimilarity;
 pub use token_classification::TokenClassification;
 
 use smtl_embedding::SentenceEncoder;
@@ -19,6 +24,7 @@ use tch::Tensor;
 
 use crate::metrics::TaskMetrics;
 use crate::model::{Example, Prediction, TaskBatch, TaskSpec};
+use crate::objective::PairLoss;
 use crate::{Result, TaskKind};
 
 /// What a kind of task does; see the module docs.
@@ -27,7 +33,19 @@ pub trait HeadKind: std::fmt::Debug + Send + Sync {
     fn input_dim(&self, encoder: &SentenceEncoder) -> i64;
 
     /// The unlabelled example `predict` makes of one input line.
-    fn unlabelled(&self, text: &str) -> Example;
+    fn unlabelled(&self, text: &str) -> Result<Example>;
+
+    /// Whether the kind has a head of its own (the pair kinds score the
+    /// encoder's embeddings directly: no head variables, no labels).
+    fn has_head(&self) -> bool {
+        true
+    }
+
+    /// The pair losses the kind trains with, its default first (none for
+    /// the kinds with a cross-entropy head).
+    fn losses(&self) -> &'static [PairLoss] {
+        &[]
+    }
 
     /// Tokenizes and pads `examples`, with targets when they are labelled.
     fn make_batch(
@@ -76,6 +94,8 @@ impl TaskKind {
         match self {
             TaskKind::SentenceClassification => &SentenceClassification,
             TaskKind::TokenClassification => &TokenClassification,
+            TaskKind::SentenceSimilarity => &SentenceSimilarity,
+            TaskKind::PairRanking => &PairRanking,
         }
     }
 }

@@ -20,11 +20,11 @@ impl HeadKind for SentenceClassification {
         encoder.pooled_dim()
     }
 
-    fn unlabelled(&self, text: &str) -> Example {
-        Example::Sentence {
+    fn unlabelled(&self, text: &str) -> Result<Example> {
+        Ok(Example::Sentence {
             text: text.to_string(),
             label: None,
-        }
+        })
     }
 
     fn make_batch(

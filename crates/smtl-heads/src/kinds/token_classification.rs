@@ -21,11 +21,11 @@ impl HeadKind for TokenClassification {
         encoder.hidden_size()
     }
 
-    fn unlabelled(&self, text: &str) -> Example {
-        Example::Words {
+    fn unlabelled(&self, text: &str) -> Result<Example> {
+        Ok(Example::Words {
             words: text.split_whitespace().map(str::to_string).collect(),
             tags: None,
-        }
+        })
     }
 
     fn make_batch(
