@@ -125,6 +125,25 @@ impl<R: BufRead> LineReader<R> {
     }
 }
 
+/// Where the text of one raw line (as `read_until(b'\n')` gives it) lies:
+/// without its `\n` or `\r\n` terminator and, on line 1, without a UTF-8
+/// BOM. The text [`LineReader`] hands on; sharded jobs measure lines by it.
+pub fn line_text(raw: &[u8], first_line: bool) -> std::ops::Range<usize> {
+    let mut end = raw.len();
+    if raw.last() == Some(&b'\n') {
+        end -= 1;
+        if end > 0 && raw[end - 1] == b'\r' {
+            end -= 1;
+        }
+    }
+    let start = if first_line && raw[..end].starts_with(b"\xEF\xBB\xBF") {
+        3
+    } else {
+        0
+    };
+    start..end
+}
+
 impl<R: BufRead> Iterator for LineReader<R> {
     type Item = (u64, Result<String>);
 
@@ -150,15 +169,9 @@ impl<R: BufRead> Iterator for LineReader<R> {
         };
         self.bytes += n as u64;
         self.line += 1;
-        if buf.last() == Some(&b'\n') {
-            buf.pop();
-            if buf.last() == Some(&b'\r') {
-                buf.pop();
-            }
-        }
-        if self.line == 1 && buf.starts_with(b"\xEF\xBB\xBF") {
-            buf.drain(..3);
-        }
+        let text = line_text(&buf, self.line == 1);
+        buf.truncate(text.end);
+        buf.drain(..text.start);
         let line = String::from_utf8(buf).map_err(|e| EmbedIoError::NotUtf8 {
             path: self.path.clone(),
             line: self.line,

@@ -13,6 +13,8 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use smtl_embedding::ChunkCut;
 
+use crate::io::line_text;
+
 /// Which block of how many: `index` is 0-based.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct ShardSpec {
@@ -123,19 +125,8 @@ pub fn plan(input: &Path, spec: ShardSpec) -> Result<ShardPlan> {
         }
         lines += 1;
         offset += n as u64;
-        // The text length `LineReader` hands the encoder (no terminator;
-        // a BOM on line 1 removed).
-        let mut len = buf.len();
-        if buf.last() == Some(&b'\n') {
-            len -= 1;
-            if len > 0 && buf[len - 1] == b'\r' {
-                len -= 1;
-            }
-        }
-        if lines == 1 && buf.starts_with(b"\xEF\xBB\xBF") {
-            len -= 3;
-        }
-        if cut.push(len) {
+        // The length of the text `LineReader` hands the encoder.
+        if cut.push(line_text(&buf, lines == 1).len()) {
             ends.push((lines, offset));
         }
     }

@@ -96,18 +96,26 @@ pub fn reset_grad(t: &Tensor) -> Result<(), TchError> {
     // SAFETY: as in `onednn_linear`; the shim only resets the tensor's
     // autograd gradient slot.
     let err = unsafe { ffi::smtl_reset_grad(c_tensor(t)) };
-    if err.is_null() {
-        return Ok(());
+    match take_message(err) {
+        Some(e) => Err(e),
+        None => Ok(()),
     }
-    // SAFETY: a non-null message is a C string the shim allocated.
-    let message = unsafe {
-        let m = CStr::from_ptr(err as *const c_char)
+}
+
+/// The error a shim entry point returned, if any: a non-null message is a
+/// C string the shim allocated, freed here once.
+fn take_message(err: *mut c_char) -> Option<TchError> {
+    if err.is_null() {
+        return None;
+    }
+    // SAFETY: see above; `err` is not used after it is freed.
+    unsafe {
+        let message = CStr::from_ptr(err as *const c_char)
             .to_string_lossy()
             .into_owned();
         ffi::smtl_free_message(err);
-        m
-    };
-    Err(TchError::Torch(message))
+        Some(TchError::Torch(message))
+    }
 }
 
 fn c_tensor(t: &Tensor) -> *const ffi::CTensor {
@@ -118,19 +126,11 @@ fn c_tensor(t: &Tensor) -> *const ffi::CTensor {
 /// `at::Tensor*`, which the returned `Tensor` takes ownership of.
 fn call(f: impl FnOnce(*mut *mut ffi::CTensor) -> *mut c_char) -> Result<Tensor, TchError> {
     let mut out: *mut ffi::CTensor = std::ptr::null_mut();
-    let err = f(&mut out);
-    // SAFETY: a non-null message is a C string the shim allocated, freed
-    // here once; a null one comes with a valid new tensor in `out`.
-    unsafe {
-        if !err.is_null() {
-            let message = CStr::from_ptr(err as *const c_char)
-                .to_string_lossy()
-                .into_owned();
-            ffi::smtl_free_message(err);
-            return Err(TchError::Torch(message));
-        }
-        Ok(Tensor::from_ptr(out as *mut torch_sys::C_tensor))
+    if let Some(e) = take_message(f(&mut out)) {
+        return Err(e);
     }
+    // SAFETY: a null message comes with a valid new tensor in `out`.
+    Ok(unsafe { Tensor::from_ptr(out as *mut torch_sys::C_tensor) })
 }
 
 /// Whether [`onednn_linear`] can be used: the operator is registered and,
