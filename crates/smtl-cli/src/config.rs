@@ -291,35 +291,7 @@ fn pair_objective(
             .get_ref()
             .parse::<PairLoss>()
             .map_err(|m| invalid(loss.span(), key("loss"), m))?;
-        if !losses.contains(&objective.loss) {
-            return Err(invalid(
-                loss.span(),
-                key("loss"),
-                format!(
-                    "a {} task trains with {}, not {}",
-                    kind.id(),
-                    losses
-                        .iter()
-                        .map(|l| l.id())
-                        .collect::<Vec<_>>()
-                        .join(" or "),
-                    objective.loss.id()
-                ),
-            ));
-        }
     }
-    let positive = |v: &Spanned<f64>, k: &str| {
-        let x = *v.get_ref();
-        if x.is_finite() && x > 0.0 {
-            Ok(x)
-        } else {
-            Err(invalid(
-                v.span(),
-                key(k),
-                format!("must be a positive number, got {x}"),
-            ))
-        }
-    };
     if let Some(v) = &t.score_max {
         if kind != TaskKind::SentenceSimilarity {
             return Err(invalid(
@@ -328,21 +300,24 @@ fn pair_objective(
                 format!("a {} task has no scores", kind.id()),
             ));
         }
-        objective.score_max = positive(v, "score_max")?;
+        objective.score_max = *v.get_ref();
     }
     if let Some(v) = &t.scale {
-        objective.scale = positive(v, "scale")?;
+        objective.scale = *v.get_ref();
     }
     if let Some(v) = &t.symmetric {
-        if kind != TaskKind::PairRanking {
-            return Err(invalid(
-                v.span(),
-                key("symmetric"),
-                "symmetric applies to pair-ranking (mnrl) only".into(),
-            ));
-        }
         objective.symmetric = *v.get_ref();
     }
+    // The objective's own checks, reported at the key they are about.
+    objective.check(kind, losses).map_err(|(k, message)| {
+        let span = match k {
+            "loss" => t.loss.as_ref().map(Spanned::span),
+            "scale" => t.scale.as_ref().map(Spanned::span),
+            "score_max" => t.score_max.as_ref().map(Spanned::span),
+            _ => t.symmetric.as_ref().map(Spanned::span),
+        };
+        invalid(span.unwrap_or_else(|| t.name.span()), key(k), message)
+    })?;
     Ok(Some(objective))
 }
 

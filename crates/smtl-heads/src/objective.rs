@@ -83,35 +83,53 @@ impl PairObjective {
 
     /// Refuses a loss that `kind` cannot train with and settings out of range.
     pub(crate) fn validate(&self, kind: TaskKind, losses: &[PairLoss]) -> Result<()> {
+        self.check(kind, losses)
+            .map_err(|(_, message)| HeadError::InvalidConfig(message))
+    }
+
+    /// [`Self::validate`]'s checks, each failure with the config key it is
+    /// about (`loss`, `scale`, `score_max` or `symmetric`), for run configs
+    /// that name the key and its line.
+    pub fn check(
+        &self,
+        kind: TaskKind,
+        losses: &[PairLoss],
+    ) -> std::result::Result<(), (&'static str, String)> {
         if !losses.contains(&self.loss) {
-            return Err(HeadError::InvalidConfig(format!(
-                "a {} task trains with {}, not {}",
-                kind.id(),
-                losses
-                    .iter()
-                    .map(|l| l.id())
-                    .collect::<Vec<_>>()
-                    .join(" or "),
-                self.loss.id()
-            )));
+            return Err((
+                "loss",
+                format!(
+                    "a {} task trains with {}, not {}",
+                    kind.id(),
+                    losses
+                        .iter()
+                        .map(|l| l.id())
+                        .collect::<Vec<_>>()
+                        .join(" or "),
+                    self.loss.id()
+                ),
+            ));
         }
         if !(self.scale.is_finite() && self.scale > 0.0) {
-            return Err(HeadError::InvalidConfig(format!(
-                "scale must be a positive number, got {}",
-                self.scale
-            )));
+            return Err((
+                "scale",
+                format!("scale must be a positive number, got {}", self.scale),
+            ));
         }
         if !(self.score_max.is_finite() && self.score_max > 0.0) {
-            return Err(HeadError::InvalidConfig(format!(
-                "score_max must be a positive number, got {}",
-                self.score_max
-            )));
+            return Err((
+                "score_max",
+                format!(
+                    "score_max must be a positive number, got {}",
+                    self.score_max
+                ),
+            ));
         }
         if self.symmetric && self.loss != PairLoss::Mnrl {
-            return Err(HeadError::InvalidConfig(format!(
-                "symmetric applies to mnrl only, not {}",
-                self.loss.id()
-            )));
+            return Err((
+                "symmetric",
+                format!("symmetric applies to mnrl only, not {}", self.loss.id()),
+            ));
         }
         Ok(())
     }
