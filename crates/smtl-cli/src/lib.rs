@@ -1,7 +1,7 @@
 //! The `smtl` command and the application code of sentence-mtl: files
 //! (streaming `.npy`/JSONL writers, atomic outputs), run configs, plots,
-//! progress bars, signal handling and reports. The library crates hold none
-//! of it; the examples call these functions too.
+//! progress bars, signal handling, reports and the HTTP server (`serve`).
+//! The library crates hold none of it; the examples call these functions too.
 
 pub mod commands;
 pub mod config;
@@ -10,6 +10,7 @@ pub mod io;
 pub mod metrics_log;
 pub mod plot;
 pub mod progress;
+pub mod serve;
 pub mod shard;
 pub mod signals;
 
@@ -37,6 +38,8 @@ pub enum Command {
     Info(commands::info::InfoArgs),
     /// Join the parts of a sharded `smtl embed --shard` run.
     Merge(commands::merge::MergeArgs),
+    /// Serve embeddings and task-head predictions over HTTP (TEI's routes).
+    Serve(serve::ServeArgs),
 }
 
 /// A command's ending: success, or `error:` and the cause chain on stderr
@@ -64,6 +67,7 @@ pub fn run(cli: &Cli) -> anyhow::Result<()> {
         Command::Eval(a) => commands::eval::run(a),
         Command::Info(a) => commands::info::run(a),
         Command::Merge(a) => commands::merge::run(a),
+        Command::Serve(a) => serve::run(a),
     }
 }
 

@@ -591,6 +591,42 @@ impl SentenceEncoder {
         })
     }
 
+    /// Shortens the longest input (special tokens included) to `max_len`
+    /// tokens: longer sentences are then cut there, or refused under
+    /// [`Truncation::Error`]. It cannot exceed the model's `max_seq_length`.
+    pub fn set_max_seq_length(&mut self, max_len: usize) -> Result<()> {
+        self.transformer.tokenizer.set_max_len(max_len)
+    }
+
+    /// One forward pass over already tokenized sentences, padded together:
+    /// a `[n, dim]` array in the order given. `normalize` makes the rows
+    /// unit-length whether or not the model ends in a Normalize module, and
+    /// `false` skips that module (TEI's `normalize` flag). A server that
+    /// forms its own batches calls this; [`Self::encode`] sorts and batches
+    /// for the caller.
+    pub fn embed_encodings(&self, encodings: &[&Encoding], normalize: bool) -> Result<Array2<f32>> {
+        let device = self.device();
+        let dim = self.dim as usize;
+        if encodings.is_empty() {
+            return Ok(Array2::zeros((0, dim)));
+        }
+        let t = tch::no_grad(|| -> Result<Tensor> {
+            let batch = self.transformer.tokenizer.pad(encodings, device);
+            let states = self.token_embeddings(&batch, false)?;
+            let mut emb = self
+                .pooled_embeddings(&states, &batch.attention_mask)
+                .to_kind(Kind::Float);
+            if normalize {
+                emb = &emb / emb.norm_scalaropt_dim(2, [-1], true).clamp_min(1e-12);
+            }
+            Ok(emb.to_device(Device::Cpu).contiguous())
+        })?;
+        let n = encodings.len();
+        let mut data = vec![0f32; n * dim];
+        t.f_copy_data(&mut data, n * dim)?;
+        Ok(Array2::from_shape_vec((n, dim), data).expect("shape matches the data"))
+    }
+
     /// Embeds `sentences` into a `[n, dim]` array, rows in the caller's order.
     pub fn encode<S: AsRef<str>>(&self, sentences: &[S]) -> Result<Array2<f32>> {
         let t = self

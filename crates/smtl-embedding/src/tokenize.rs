@@ -130,6 +130,24 @@ impl TextTokenizer {
         self.truncation = truncation;
     }
 
+    /// Shortens the longest sequence (special tokens included) to `max_len`;
+    /// it cannot grow past what the model was loaded with.
+    pub fn set_max_len(&mut self, max_len: usize) -> Result<()> {
+        if max_len < 2 || max_len > self.max_len {
+            return Err(EmbedError::InvalidOption(format!(
+                "the longest input must be 2..={} tokens (the model's max_seq_length), got {max_len}",
+                self.max_len
+            )));
+        }
+        let mut params = self.inner.get_truncation().cloned().unwrap_or_default();
+        params.max_length = max_len;
+        self.inner
+            .with_truncation(Some(params))
+            .map_err(|e| EmbedError::Tokenize(e.to_string()))?;
+        self.max_len = max_len;
+        Ok(())
+    }
+
     /// Longest sequence, special tokens included.
     pub fn max_len(&self) -> usize {
         self.max_len
@@ -140,8 +158,8 @@ impl TextTokenizer {
         &self.inner
     }
 
-    fn check_length(&self, index: usize, enc: &Encoding) -> Result<()> {
-        if self.truncation == Truncation::Error && !enc.get_overflowing().is_empty() {
+    fn check_length(&self, index: usize, enc: &Encoding, truncation: Truncation) -> Result<()> {
+        if truncation == Truncation::Error && !enc.get_overflowing().is_empty() {
             // Each overflow piece gets its own special tokens from the
             // post-processor: count only the sentence's tokens (stride is 0,
             // so the pieces do not overlap).
@@ -166,15 +184,35 @@ impl TextTokenizer {
 
     /// Tokenizes raw sentences (no padding).
     pub fn encode_texts<S: AsRef<str>>(&self, texts: &[S]) -> Result<Vec<Encoding>> {
+        self.encode_texts_with(texts, self.truncation)
+    }
+
+    /// As [`Self::encode_texts`] with this call's own rule for over-long
+    /// sentences (a server decides it per request).
+    pub fn encode_texts_with<S: AsRef<str>>(
+        &self,
+        texts: &[S],
+        truncation: Truncation,
+    ) -> Result<Vec<Encoding>> {
         let inputs: Vec<EncodeInput> = texts
             .iter()
             .map(|t| EncodeInput::Single(InputSequence::from(t.as_ref())))
             .collect();
-        self.encode_inputs(inputs)
+        self.encode_inputs(inputs, truncation)
     }
 
     /// Tokenizes sentences already split into words (for token classification).
     pub fn encode_words<S: AsRef<str>>(&self, sentences: &[Vec<S>]) -> Result<Vec<Encoding>> {
+        self.encode_words_with(sentences, self.truncation)
+    }
+
+    /// As [`Self::encode_words`] with this call's own rule for over-long
+    /// sentences.
+    pub fn encode_words_with<S: AsRef<str>>(
+        &self,
+        sentences: &[Vec<S>],
+        truncation: Truncation,
+    ) -> Result<Vec<Encoding>> {
         let inputs: Vec<EncodeInput> = sentences
             .iter()
             .map(|words| {
@@ -182,16 +220,20 @@ impl TextTokenizer {
                 EncodeInput::Single(InputSequence::from(words))
             })
             .collect();
-        self.encode_inputs(inputs)
+        self.encode_inputs(inputs, truncation)
     }
 
-    fn encode_inputs(&self, inputs: Vec<EncodeInput>) -> Result<Vec<Encoding>> {
+    fn encode_inputs(
+        &self,
+        inputs: Vec<EncodeInput>,
+        truncation: Truncation,
+    ) -> Result<Vec<Encoding>> {
         let encodings = self
             .inner
             .encode_batch(inputs, true)
             .map_err(|e| EmbedError::Tokenize(e.to_string()))?;
         for (i, enc) in encodings.iter().enumerate() {
-            self.check_length(i, enc)?;
+            self.check_length(i, enc, truncation)?;
         }
         Ok(encodings)
     }

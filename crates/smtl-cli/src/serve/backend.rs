@@ -1,0 +1,91 @@
+//! The model behind the server: a sentence-transformers directory (embeddings
+//! only) or a checkpoint of `smtl train` (embeddings and task heads).
+
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use smtl_backbone::{DeviceSpec, Precision};
+use smtl_embedding::SentenceEncoder;
+use smtl_heads::{MultiTaskModel, Prediction, SharedEncoderModel, TaskSpec};
+use tokenizers::Encoding;
+
+use super::batcher::Backend;
+
+/// A loaded model directory, owned by the batcher's thread.
+pub enum ServedModel {
+    Encoder(SentenceEncoder),
+    Checkpoint(SharedEncoderModel),
+}
+
+impl ServedModel {
+    /// Loads `dir` (a checkpoint when it has `tasks.json`) on `device` with
+    /// `precision`, its inputs cut at `max_input_length` tokens when given.
+    pub fn load(
+        dir: &Path,
+        device: &str,
+        precision: &str,
+        max_input_length: Option<usize>,
+    ) -> Result<Self> {
+        if !dir.is_dir() {
+            bail!("model directory {} does not exist", dir.display());
+        }
+        let device = device.parse::<DeviceSpec>()?.resolve()?;
+        let precision: Precision = precision.parse()?;
+        let mut model = if dir.join("tasks.json").is_file() {
+            let model = SharedEncoderModel::load(dir, device)
+                .with_context(|| format!("cannot load checkpoint {}", dir.display()))?;
+            Self::Checkpoint(model)
+        } else {
+            let encoder = SentenceEncoder::from_dir(dir, device)
+                .with_context(|| format!("cannot load model {}", dir.display()))?;
+            Self::Encoder(encoder)
+        };
+        let encoder = model.encoder_mut();
+        encoder.set_precision(precision)?;
+        if let Some(n) = max_input_length {
+            encoder
+                .set_max_seq_length(n)
+                .context("--max-input-length")?;
+        }
+        Ok(model)
+    }
+
+    pub fn encoder(&self) -> &SentenceEncoder {
+        match self {
+            Self::Encoder(e) => e,
+            Self::Checkpoint(m) => m.encoder(),
+        }
+    }
+
+    fn encoder_mut(&mut self) -> &mut SentenceEncoder {
+        match self {
+            Self::Encoder(e) => e,
+            Self::Checkpoint(m) => m.encoder_mut(),
+        }
+    }
+
+    /// The checkpoint's tasks (none for a plain model).
+    pub fn tasks(&self) -> Vec<TaskSpec> {
+        match self {
+            Self::Encoder(_) => Vec::new(),
+            Self::Checkpoint(m) => m.tasks(),
+        }
+    }
+}
+
+impl Backend for ServedModel {
+    fn embed(&mut self, inputs: &[&Encoding]) -> Result<Vec<Vec<f32>>, String> {
+        let rows = self
+            .encoder()
+            .embed_encodings(inputs, false)
+            .map_err(|e| format!("{e:#}"))?;
+        Ok(rows.outer_iter().map(|r| r.to_vec()).collect())
+    }
+
+    fn predict(&mut self, task: &str, lines: &[&str]) -> Result<Vec<Prediction>, String> {
+        match self {
+            Self::Encoder(_) => Err("the model has no task heads".to_string()),
+            Self::Checkpoint(m) => m.predict(task, lines).map_err(|e| format!("{e:#}")),
+        }
+    }
+}
