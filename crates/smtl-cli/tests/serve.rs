@@ -677,7 +677,11 @@ fn concurrent_clients_get_exactly_their_own_rows_and_metrics_add_up() {
     let sentences = Arc::new(corpus(400, 3));
     let encoder = SentenceEncoder::from_dir(tiny_dir(), tch::Device::Cpu).unwrap();
     let want = Arc::new(encoder.encode(&sentences).unwrap());
-    let server = Server::start(&tiny_dir(), &["--max-batch-tokens", "2048"]);
+    // Three model workers take turns at the queue.
+    let server = Server::start(
+        &tiny_dir(),
+        &["--max-batch-tokens", "2048", "--workers", "3"],
+    );
     let url = Arc::new(server.url("/embed"));
     let inputs_sent = Arc::new(AtomicUsize::new(0));
     let threads: Vec<_> = (0..32u64)
@@ -753,6 +757,8 @@ fn a_flood_gets_429s_memory_stays_bounded_and_service_resumes() {
             "4",
             "--max-batch-tokens",
             "512",
+            "--workers",
+            "1",
         ],
     );
     let url = Arc::new(server.url("/embed"));

@@ -137,17 +137,11 @@ impl WeightSource {
 }
 
 /// Points every variable of `to` at the storage of the same-named variable
-/// of `from`, so that the weights exist once.
+/// of `from`, so that the weights exist once. `from` may hold more (a
+/// multi-task model keeps its heads in the encoder's store).
 fn share_variables(from: &nn::VarStore, to: &nn::VarStore) -> Result<()> {
     let ours = from.variables();
     let mut theirs = to.variables();
-    if ours.len() != theirs.len() {
-        return Err(EmbedError::InvalidOption(format!(
-            "the model directory now holds {} variables, the shared encoder {}",
-            theirs.len(),
-            ours.len()
-        )));
-    }
     for (name, var) in theirs.iter_mut() {
         let source = ours.get(name).ok_or_else(|| {
             EmbedError::InvalidOption(format!("variable {name} missing from the shared encoder"))

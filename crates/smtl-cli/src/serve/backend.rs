@@ -73,6 +73,66 @@ impl ServedModel {
     }
 }
 
+/// One model worker of the batcher: the loaded model (the first worker), or
+/// a handle on its encoder's weights (the others, which embed only).
+pub struct ModelWorker {
+    model: ServedModel,
+    predicts: bool,
+    /// libtorch intra-op threads on this worker's thread (`None`: leave
+    /// libtorch's default, every core).
+    threads: Option<i32>,
+}
+
+impl ModelWorker {
+    /// `workers` workers over `model`'s weights: one worker keeps
+    /// libtorch's threads; several get one thread each (inter-op instead
+    /// of intra-op parallelism, as `ParallelEncoder`).
+    pub fn over(model: ServedModel, workers: usize) -> Result<Vec<Self>> {
+        let threads = (workers > 1).then_some(1);
+        let mut all = Vec::with_capacity(workers);
+        for _ in 1..workers {
+            let handle = model
+                .encoder()
+                .shared_handle()
+                .context("cannot share the weights with another worker")?;
+            all.push(Self {
+                model: ServedModel::Encoder(handle),
+                predicts: false,
+                threads,
+            });
+        }
+        all.insert(
+            0,
+            Self {
+                model,
+                predicts: true,
+                threads,
+            },
+        );
+        Ok(all)
+    }
+}
+
+impl Backend for ModelWorker {
+    fn embed(&mut self, inputs: &[&Encoding]) -> Result<Vec<Vec<f32>>, String> {
+        self.model.embed(inputs)
+    }
+
+    fn predict(&mut self, task: &str, lines: &[&str]) -> Result<Vec<Prediction>, String> {
+        self.model.predict(task, lines)
+    }
+
+    fn can_predict(&self) -> bool {
+        self.predicts
+    }
+
+    fn enter_thread(&mut self) {
+        if let Some(n) = self.threads {
+            tch::set_num_threads(n);
+        }
+    }
+}
+
 impl Backend for ServedModel {
     fn embed(&mut self, inputs: &[&Encoding]) -> Result<Vec<Vec<f32>>, String> {
         let rows = self

@@ -21,7 +21,7 @@ use anyhow::{bail, Context, Result};
 use serde_json::json;
 use tokio::sync::Semaphore;
 
-use self::backend::ServedModel;
+use self::backend::{ModelWorker, ServedModel};
 use self::batcher::{run_batcher, Backend, BatchLimits, Queue};
 use self::metrics::ServerMetrics;
 use self::routes::{AppState, ModelCard, ModelStatus, RequestLimits};
@@ -64,6 +64,26 @@ pub struct ServeArgs {
     /// Largest request body in bytes (413 above it).
     #[arg(long, value_name = "BYTES", default_value_t = 2_000_000)]
     pub payload_limit: usize,
+    /// Model workers sharing the weights, each running its own forward
+    /// passes: 1 uses libtorch's threads on every core; N > 1 gives each
+    /// worker one libtorch thread. `auto`: one per core (at most 8) on the
+    /// CPU, 1 on CUDA (docs/serving.md has the measurements).
+    #[arg(long, value_name = "N|auto", default_value = "auto")]
+    pub workers: String,
+}
+
+/// `--workers` on `device`.
+pub fn worker_count(flag: &str, device: tch::Device) -> Result<usize> {
+    match flag {
+        "auto" if device == tch::Device::Cpu => {
+            Ok(std::thread::available_parallelism().map_or(1, |n| n.get().min(8)))
+        }
+        "auto" => Ok(1),
+        n => match n.parse::<usize>() {
+            Ok(n) if n >= 1 => Ok(n),
+            _ => bail!("--workers must be auto or a count of at least 1, got {n:?}"),
+        },
+    }
 }
 
 impl ServeArgs {
@@ -79,6 +99,7 @@ impl ServeArgs {
                 bail!("{flag} must be at least 1");
             }
         }
+        worker_count(&self.workers, tch::Device::Cpu)?;
         if !self.model.is_dir() {
             bail!("model directory {} does not exist", self.model.display());
         }
@@ -114,7 +135,7 @@ fn describe(model: &ServedModel, args: &ServeArgs, name: &str) -> serde_json::Va
 
 /// Loads the model and runs one batch through it, so that the first
 /// request does not pay for the allocator's and kernels' first use.
-fn load_and_warm_up(args: &ServeArgs) -> Result<(ServedModel, ModelCard)> {
+fn load_and_warm_up(args: &ServeArgs) -> Result<(Vec<ModelWorker>, ModelCard)> {
     let mut model = ServedModel::load(
         &args.model,
         &args.device,
@@ -146,7 +167,10 @@ fn load_and_warm_up(args: &ServeArgs) -> Result<(ServedModel, ModelCard)> {
         name,
         info,
     };
-    Ok((model, card))
+    let workers = worker_count(&args.workers, model.encoder().device())?;
+    let mut card = card;
+    card.info["workers"] = workers.into();
+    Ok((ModelWorker::over(model, workers)?, card))
 }
 
 /// Resolves on SIGTERM or SIGINT.
@@ -207,7 +231,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
         std::thread::Builder::new()
             .name("smtl-model".into())
             .spawn(move || match load_and_warm_up(&args) {
-                Ok((model, card)) => {
+                Ok((workers, card)) => {
                     eprintln!(
                         "smtl serve: ready ({}, {}, {})",
                         card.name,
@@ -215,7 +239,7 @@ async fn serve(args: ServeArgs) -> Result<()> {
                         card.info["precision"].as_str().unwrap_or("?")
                     );
                     let _ = status.card.set(Arc::new(card));
-                    run_batcher(model, jobs, limits, metrics);
+                    run_batcher(workers, jobs, limits, metrics);
                 }
                 Err(e) => {
                     let why = format!("{e:#}");
