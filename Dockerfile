@@ -44,5 +44,8 @@ RUN ./scripts/setup && cargo build --release --example embed_sentences --bin smt
 
 # `docker run IMAGE` embeds the sample sentences; `docker run IMAGE
 # target/release/smtl embed --model ... --input ... --output ...` runs the
-# command (mount the data folder).
+# command (mount the data folder). The server:
+#   docker run -p 8080:8080 IMAGE target/release/smtl serve --model models/all-MiniLM-L6-v2 --host 0.0.0.0
+# (deploy/serve-deployment.yaml runs replicas of it on Kubernetes).
+EXPOSE 8080
 CMD ["cargo", "run", "--release", "--example", "embed_sentences"]
