@@ -547,88 +547,83 @@ mod tests {
         assert_eq!(plan, vec![vec![2], vec![0, 1, 3, 4, 5, 6, 7, 8]]);
     }
 
-    #[test]
-    fn every_request_gets_its_own_rows_in_its_own_order() {
+    /// The length of input `k` of request `job` (mixed, some repeated).
+    type Lengths = fn(u32, u32) -> u32;
+
+    /// Submits `jobs` requests (request `job` with `inputs(job)` inputs of
+    /// `length(job, k)` tokens, ids `job * 100 + k`), runs `workers` Echo
+    /// workers until the queue is drained, and checks that every request
+    /// got its own rows in its own order. Returns the passes and metrics.
+    fn run_and_check(
+        jobs: u32,
+        inputs: fn(u32) -> u32,
+        length: Lengths,
+        workers: usize,
+        limits: BatchLimits,
+    ) -> (Vec<Vec<usize>>, ServerMetrics) {
         let metrics = ServerMetrics::new();
-        let (queue, rx) = Queue::new(16, metrics.clone());
+        let (queue, rx) = Queue::new(64, metrics.clone());
         let mut answers = Vec::new();
-        for job in 0..5u32 {
+        for job in 0..jobs {
             let (tx, rx) = oneshot::channel();
-            let inputs = (0..=job).map(|k| encoding(job * 100 + k, 1 + ((job + k) % 4) as usize));
-            queue
-                .submit(Job::Embed(EmbedJob {
-                    inputs: inputs.collect(),
-                    reply: tx,
-                }))
-                .unwrap();
+            let encodings =
+                (0..inputs(job)).map(|k| encoding(job * 100 + k, length(job, k) as usize));
+            let job = EmbedJob {
+                inputs: encodings.collect(),
+                reply: tx,
+            };
+            queue.submit(Job::Embed(job)).unwrap();
             answers.push(rx);
         }
         drop(queue);
+        let echoes: Vec<Echo> = (0..workers).map(|_| Echo::default()).collect();
+        let passes: Vec<_> = echoes.iter().map(|e| e.passes.clone()).collect();
+        run_batcher(echoes, rx, limits, metrics.clone());
+        for (job, mut answer) in (0..jobs).zip(answers) {
+            let rows = answer.try_recv().unwrap().unwrap();
+            assert_eq!(rows.len() as u32, inputs(job));
+            for (k, row) in (0..).zip(&rows) {
+                assert_eq!(row, &vec![(job * 100 + k) as f32, length(job, k) as f32]);
+            }
+        }
+        assert_eq!(metrics.queue_depth.get(), 0);
+        let passes = passes
+            .iter()
+            .flat_map(|p| p.lock().unwrap().clone())
+            .collect();
+        (passes, metrics)
+    }
+
+    #[test]
+    fn every_request_gets_its_own_rows_in_its_own_order() {
         let limits = BatchLimits {
             max_batch_tokens: 40,
             max_batch_requests: 4,
         };
-        let echo = Echo::default();
-        let passes = echo.passes.clone();
-        run_batcher(vec![echo], rx, limits, metrics.clone());
+        let (passes, metrics) =
+            run_and_check(5, |job| job + 1, |job, k| 1 + (job + k) % 4, 1, limits);
         // All five requests were waiting, so their inputs were batched
         // together: fewer passes than requests, each within the limits.
-        let passes = passes.lock().unwrap().clone();
         assert!(passes.len() < 5, "{passes:?}");
         for pass in &passes {
             assert!(pass.len() <= 4 && pass.len() * pass[0] <= 40, "{passes:?}");
             assert!(pass.windows(2).all(|w| w[0] >= w[1]), "{passes:?}");
         }
-        for (job, mut answer) in answers.into_iter().enumerate() {
-            let rows = answer.try_recv().unwrap().unwrap();
-            assert_eq!(rows.len(), job + 1);
-            for (k, row) in rows.iter().enumerate() {
-                let job = job as u32;
-                let k = k as u32;
-                assert_eq!(row[0] as u32, job * 100 + k);
-                assert_eq!(row[1] as u32, 1 + (job + k) % 4);
-            }
-        }
         assert_eq!(metrics.inputs_embedded.get(), 15);
-        assert_eq!(metrics.queue_depth.get(), 0);
         assert_eq!(metrics.batch_size.get_sample_sum() as u64, 15);
     }
 
     #[test]
     fn several_workers_answer_every_request_with_its_own_rows() {
-        let metrics = ServerMetrics::new();
-        let (queue, rx) = Queue::new(64, metrics.clone());
-        let mut answers = Vec::new();
-        for job in 0..40u32 {
-            let (tx, rx) = oneshot::channel();
-            let inputs =
-                (0..1 + job % 7).map(|k| encoding(job * 100 + k, 1 + ((job * k) % 9) as usize));
-            queue
-                .submit(Job::Embed(EmbedJob {
-                    inputs: inputs.collect(),
-                    reply: tx,
-                }))
-                .unwrap();
-            answers.push(rx);
-        }
-        drop(queue);
         let limits = BatchLimits {
             max_batch_tokens: 24,
             max_batch_requests: 5,
         };
-        let workers: Vec<Echo> = (0..3).map(|_| Echo::default()).collect();
-        run_batcher(workers, rx, limits, metrics.clone());
-        for (job, mut answer) in answers.into_iter().enumerate() {
-            let job = job as u32;
-            let rows = answer.try_recv().unwrap().unwrap();
-            assert_eq!(rows.len() as u32, 1 + job % 7);
-            for (k, row) in rows.iter().enumerate() {
-                let k = k as u32;
-                let want = vec![(job * 100 + k) as f32, (1 + (job * k) % 9) as f32];
-                assert_eq!(row, &want);
-            }
-        }
-        assert_eq!(metrics.queue_depth.get(), 0);
+        let (passes, metrics) =
+            run_and_check(40, |job| 1 + job % 7, |job, k| 1 + (job * k) % 9, 3, limits);
+        let inputs: u32 = (0..40).map(|job| 1 + job % 7).sum();
+        assert_eq!(metrics.inputs_embedded.get(), u64::from(inputs));
+        assert_eq!(passes.iter().map(Vec::len).sum::<usize>() as u32, inputs);
     }
 
     #[test]
