@@ -251,7 +251,16 @@ async fn serve(args: ServeArgs) -> Result<()> {
                         card.info["precision"].as_str().unwrap_or("?")
                     );
                     let _ = status.card.set(Arc::new(card));
-                    run_batcher(workers, jobs, limits, metrics);
+                    // A model failure is answered per pass; a panic of the
+                    // batcher itself would leave nothing to answer: say so
+                    // on /health (503) so that a supervisor restarts us.
+                    let batching = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run_batcher(workers, jobs, limits, metrics)
+                    }));
+                    if batching.is_err() {
+                        let _ = status.failed.set("the batcher stopped".to_string());
+                        eprintln!("smtl serve: the batcher stopped; /health now answers 503");
+                    }
                 }
                 Err(e) => {
                     let why = format!("{e:#}");
