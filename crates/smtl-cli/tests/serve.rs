@@ -905,4 +905,35 @@ fn a_model_that_cannot_load_ends_the_server_with_an_error() {
     );
     assert!(!err.contains("panicked"), "{err}");
     assert!(start.elapsed() < Duration::from_secs(60));
+
+    // A limit the model cannot read is refused, naming the flag.
+    let too_long = Command::new(env!("CARGO_BIN_EXE_smtl"))
+        .args([
+            "serve",
+            "--model",
+            tiny_dir().to_str().unwrap(),
+            "--port",
+            "0",
+        ])
+        .args(["--device", "cpu", "--max-input-length", "100000"])
+        .output()
+        .unwrap();
+    assert_eq!(too_long.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&too_long.stderr);
+    assert!(
+        err.contains("--max-input-length") && err.contains("2..=24"),
+        "{err}"
+    );
+    let zero = Command::new(env!("CARGO_BIN_EXE_smtl"))
+        .args([
+            "serve",
+            "--model",
+            tiny_dir().to_str().unwrap(),
+            "--workers",
+            "0",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(zero.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&zero.stderr).contains("--workers"));
 }
