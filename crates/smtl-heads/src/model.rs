@@ -170,6 +170,13 @@ pub trait MultiTaskModel {
             .iter()
             .map(|s| kind.unlabelled(s))
             .collect::<Result<_>>()?;
+        self.predict_examples(task, &examples)
+    }
+
+    /// Predictions for examples already read (with the task kind's
+    /// `unlabelled`), so that a caller that reports bad lines itself reads
+    /// each line once.
+    fn predict_examples(&self, task: &str, examples: &[Example]) -> Result<Vec<Prediction>> {
         let mut out = Vec::with_capacity(examples.len());
         for chunk in examples.chunks(32) {
             let refs: Vec<&Example> = chunk.iter().collect();

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde_json::json;
 use smtl_backbone::DeviceSpec;
-use smtl_heads::{MultiTaskModel, Prediction, SharedEncoderModel, TaskSpec};
+use smtl_heads::{Example, MultiTaskModel, Prediction, SharedEncoderModel, TaskSpec};
 
 use crate::io::{AtomicFile, LineReader};
 use crate::signals::{catch_signals, interrupted, Interrupted};
@@ -62,27 +62,40 @@ pub fn load_checkpoint(dir: &Path, device: &str) -> Result<SharedEncoderModel> {
         .with_context(|| format!("cannot load checkpoint {}", dir.display()))
 }
 
+/// The task named `name`, or the only one when `name` is `None`; `None`
+/// when there is no such task (callers say why in their own terms).
+pub fn find_task<'a>(tasks: &'a [TaskSpec], name: Option<&str>) -> Option<&'a TaskSpec> {
+    match (name, tasks) {
+        (Some(n), _) => tasks.iter().find(|t| t.name == n),
+        (None, [only]) => Some(only),
+        (None, _) => None,
+    }
+}
+
+/// The task names, comma-separated, for messages.
+pub fn task_names(tasks: &[TaskSpec]) -> String {
+    tasks
+        .iter()
+        .map(|t| t.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// The task `name` of `model`, or its only task when `name` is `None`.
 pub fn choose_task(model: &SharedEncoderModel, name: Option<&str>) -> Result<TaskSpec> {
     let tasks = model.tasks();
-    let names = || {
-        tasks
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    if let Some(task) = find_task(&tasks, name) {
+        return Ok(task.clone());
+    }
     match name {
-        Some(n) => tasks
-            .iter()
-            .find(|t| t.name == n)
-            .cloned()
-            .with_context(|| format!("unknown task {n:?}: the checkpoint's tasks are {}", names())),
-        None if tasks.len() == 1 => Ok(tasks[0].clone()),
+        Some(n) => bail!(
+            "unknown task {n:?}: the checkpoint's tasks are {}",
+            task_names(&tasks)
+        ),
         None => bail!(
             "the checkpoint has {} tasks: choose one with --task ({})",
             tasks.len(),
-            names()
+            task_names(&tasks)
         ),
     }
 }
@@ -104,23 +117,23 @@ pub fn run(args: &PredictArgs) -> Result<()> {
     catch_signals()?;
     let mut out = AtomicFile::create(&args.output)?;
     let mut index = 0usize;
-    let mut chunk: Vec<String> = Vec::with_capacity(CHUNK);
+    let mut chunk: Vec<Example> = Vec::with_capacity(CHUNK);
     loop {
         let line = reader.next();
         let end = line.is_none();
         if let Some((number, line)) = line {
             let line = line?;
             // A line the task cannot read is named here, not inside a chunk.
-            kind.unlabelled(&line)
+            let example = kind
+                .unlabelled(&line)
                 .with_context(|| format!("{}:{number}", args.input.display()))?;
-            chunk.push(line);
+            chunk.push(example);
         }
         if chunk.len() >= CHUNK || (end && !chunk.is_empty()) {
             if interrupted() {
                 return Err(Interrupted("no output was written").into());
             }
-            let refs: Vec<&str> = chunk.iter().map(String::as_str).collect();
-            let predictions = model.predict(&task.name, &refs)?;
+            let predictions = model.predict_examples(&task.name, &chunk)?;
             let mut text = String::new();
             for p in &predictions {
                 text.push_str(&prediction_json(index, p).to_string());

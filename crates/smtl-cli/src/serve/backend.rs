@@ -6,7 +6,7 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use smtl_backbone::{DeviceSpec, Precision};
 use smtl_embedding::SentenceEncoder;
-use smtl_heads::{MultiTaskModel, Prediction, SharedEncoderModel, TaskSpec};
+use smtl_heads::{Example, MultiTaskModel, Prediction, SharedEncoderModel, TaskSpec};
 use tokenizers::Encoding;
 
 use super::batcher::Backend;
@@ -118,8 +118,8 @@ impl Backend for ModelWorker {
         self.model.embed(inputs)
     }
 
-    fn predict(&mut self, task: &str, lines: &[&str]) -> Result<Vec<Prediction>, String> {
-        self.model.predict(task, lines)
+    fn predict(&mut self, task: &str, examples: &[Example]) -> Result<Vec<Prediction>, String> {
+        self.model.predict(task, examples)
     }
 
     fn can_predict(&self) -> bool {
@@ -142,10 +142,12 @@ impl Backend for ServedModel {
         Ok(rows.outer_iter().map(|r| r.to_vec()).collect())
     }
 
-    fn predict(&mut self, task: &str, lines: &[&str]) -> Result<Vec<Prediction>, String> {
+    fn predict(&mut self, task: &str, examples: &[Example]) -> Result<Vec<Prediction>, String> {
         match self {
             Self::Encoder(_) => Err("the model has no task heads".to_string()),
-            Self::Checkpoint(m) => m.predict(task, lines).map_err(|e| format!("{e:#}")),
+            Self::Checkpoint(m) => m
+                .predict_examples(task, examples)
+                .map_err(|e| format!("{e:#}")),
         }
     }
 }

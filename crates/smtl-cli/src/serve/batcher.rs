@@ -10,7 +10,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
 use std::sync::Mutex;
 
-use smtl_heads::Prediction;
+use smtl_heads::{Example, Prediction};
 use tokenizers::Encoding;
 use tokio::sync::oneshot;
 
@@ -23,8 +23,8 @@ pub trait Backend {
     /// order, before any final Normalize module (the server normalizes per
     /// request).
     fn embed(&mut self, inputs: &[&Encoding]) -> Result<Vec<Vec<f32>>, String>;
-    /// Predictions of `task` for `lines` (the task's own input format).
-    fn predict(&mut self, task: &str, lines: &[&str]) -> Result<Vec<Prediction>, String>;
+    /// Predictions of `task` for `examples` (read by the task's kind).
+    fn predict(&mut self, task: &str, examples: &[Example]) -> Result<Vec<Prediction>, String>;
     /// Whether [`Self::predict`] works here (extra workers embed only).
     fn can_predict(&self) -> bool {
         true
@@ -45,7 +45,7 @@ pub struct EmbedJob {
 /// One `/predict` request: run as it is (its inputs are one task's).
 pub struct PredictJob {
     pub task: String,
-    pub lines: Vec<String>,
+    pub examples: Vec<Example>,
     pub reply: Reply<Vec<Prediction>>,
 }
 
@@ -58,7 +58,7 @@ impl Job {
     fn inputs(&self) -> usize {
         match self {
             Job::Embed(j) => j.inputs.len(),
-            Job::Predict(j) => j.lines.len(),
+            Job::Predict(j) => j.examples.len(),
         }
     }
 }
@@ -438,12 +438,14 @@ impl BatcherState {
 }
 
 fn run_prediction<B: Backend>(backend: &mut B, job: PredictJob, metrics: &ServerMetrics) {
-    metrics.queue_depth.sub(job.lines.len() as i64);
-    let lines: Vec<&str> = job.lines.iter().map(String::as_str).collect();
-    let result = catch_unwind(AssertUnwindSafe(|| backend.predict(&job.task, &lines)))
-        .unwrap_or_else(|p| Err(panic_message(p)));
+    let inputs = job.examples.len();
+    metrics.queue_depth.sub(inputs as i64);
+    let result = catch_unwind(AssertUnwindSafe(|| {
+        backend.predict(&job.task, &job.examples)
+    }))
+    .unwrap_or_else(|p| Err(panic_message(p)));
     if result.is_ok() {
-        metrics.inputs_predicted.inc_by(lines.len() as u64);
+        metrics.inputs_predicted.inc_by(inputs as u64);
     }
     // The client may have gone: nothing to do then.
     let _ = job.reply.send(result);
@@ -499,8 +501,12 @@ mod tests {
                 .map(|e| vec![e.get_ids()[0] as f32, e.len() as f32])
                 .collect())
         }
-        fn predict(&mut self, _: &str, lines: &[&str]) -> Result<Vec<Prediction>, String> {
-            if lines.contains(&"boom") {
+        fn predict(&mut self, _: &str, examples: &[Example]) -> Result<Vec<Prediction>, String> {
+            let boom = Example::Sentence {
+                text: "boom".into(),
+                label: None,
+            };
+            if examples.contains(&boom) {
                 panic!("boom");
             }
             Ok(Vec::new())
@@ -635,7 +641,10 @@ mod tests {
         queue
             .submit(Job::Predict(PredictJob {
                 task: "t".into(),
-                lines: vec!["boom".into()],
+                examples: vec![Example::Sentence {
+                    text: "boom".into(),
+                    label: None,
+                }],
                 reply: tx1,
             }))
             .unwrap();

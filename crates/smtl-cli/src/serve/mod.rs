@@ -109,7 +109,12 @@ impl ServeArgs {
 }
 
 /// `GET /info` of a loaded model.
-fn describe(model: &ServedModel, args: &ServeArgs, name: &str) -> serde_json::Value {
+fn describe(
+    model: &ServedModel,
+    args: &ServeArgs,
+    name: &str,
+    workers: usize,
+) -> serde_json::Value {
     let encoder = model.encoder();
     let tasks: Vec<serde_json::Value> = model
         .tasks()
@@ -130,6 +135,7 @@ fn describe(model: &ServedModel, args: &ServeArgs, name: &str) -> serde_json::Va
         "max_client_batch_size": args.max_client_batch_size,
         "max_concurrent_requests": args.max_concurrent_requests,
         "payload_limit": args.payload_limit,
+        "workers": workers,
         "version": env!("CARGO_PKG_VERSION"),
     })
 }
@@ -161,16 +167,14 @@ fn load_and_warm_up(args: &ServeArgs) -> Result<(Vec<ModelWorker>, ModelCard)> {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| args.model.display().to_string());
-    let info = describe(&model, args, &name);
+    let workers = worker_count(&args.workers, model.encoder().device())?;
+    let info = describe(&model, args, &name, workers);
     let card = ModelCard {
         tokenizer,
         tasks: model.tasks(),
         name,
         info,
     };
-    let workers = worker_count(&args.workers, model.encoder().device())?;
-    let mut card = card;
-    card.info["workers"] = workers.into();
     Ok((ModelWorker::over(model, workers)?, card))
 }
 

@@ -24,6 +24,7 @@ use tokio::sync::{oneshot, OwnedSemaphorePermit, Semaphore};
 use super::api_error::ApiError;
 use super::batcher::{EmbedJob, Job, PredictJob, Queue, SubmitError};
 use super::metrics::ServerMetrics;
+use crate::commands::predict::{find_task, task_names};
 
 /// What the routes need of the loaded model, published once warm-up ran.
 pub struct ModelCard {
@@ -142,33 +143,37 @@ fn type_name(value: &Value) -> &'static str {
     }
 }
 
-/// `field`: one string or a non-empty array of strings.
-fn texts(body: &Map<String, Value>, field: &str) -> Result<Vec<String>, ApiError> {
-    let wrong = |what: &str| {
-        ApiError::unprocessable(format!(
-            "`{field}` must be a string or an array of strings, {what}"
-        ))
-    };
+/// `field`: one string, or a non-empty array whose items `item` reads.
+fn list(
+    body: &Map<String, Value>,
+    field: &str,
+    what: &str,
+    item: impl Fn(usize, &Value) -> Result<String, ApiError>,
+) -> Result<Vec<String>, ApiError> {
     match body.get(field) {
         None => Err(ApiError::unprocessable(format!("`{field}` is missing"))),
         Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(Value::Array(items)) => {
-            if items.is_empty() {
-                return Err(ApiError::unprocessable(format!(
-                    "`{field}` cannot be empty"
-                )));
-            }
-            items
-                .iter()
-                .enumerate()
-                .map(|(i, v)| match v {
-                    Value::String(s) => Ok(s.clone()),
-                    other => Err(wrong(&format!("but item {i} is {}", type_name(other)))),
-                })
-                .collect()
-        }
-        Some(other) => Err(wrong(&format!("got {}", type_name(other)))),
+        Some(Value::Array(items)) if items.is_empty() => Err(ApiError::unprocessable(format!(
+            "`{field}` cannot be empty"
+        ))),
+        Some(Value::Array(items)) => items.iter().enumerate().map(|(i, v)| item(i, v)).collect(),
+        Some(other) => Err(ApiError::unprocessable(format!(
+            "`{field}` must be {what}, got {}",
+            type_name(other)
+        ))),
     }
+}
+
+/// `field`: one string or a non-empty array of strings.
+fn texts(body: &Map<String, Value>, field: &str) -> Result<Vec<String>, ApiError> {
+    let what = "a string or an array of strings";
+    list(body, field, what, |i, v| match v {
+        Value::String(s) => Ok(s.clone()),
+        other => Err(ApiError::unprocessable(format!(
+            "`{field}` must be {what}, but item {i} is {}",
+            type_name(other)
+        ))),
+    })
 }
 
 fn flag(body: &Map<String, Value>, field: &str, default: bool) -> Result<bool, ApiError> {
@@ -270,14 +275,15 @@ fn truncation(truncate: bool) -> Truncation {
     }
 }
 
-/// The tokenizer's refusal as an answer: over-long is 413, the rest 422.
-fn tokenizer_error(e: EmbedError, what: &str) -> ApiError {
+/// The tokenizer's refusal of input `index` as an answer: over-long is
+/// 413, the rest 422.
+fn tokenizer_error(index: usize, e: EmbedError) -> ApiError {
     match e {
-        EmbedError::TooLong { index, tokens, max } => ApiError::too_large(format!(
-            "{what} {index} is {tokens} tokens long, over the limit of {max}; \
+        EmbedError::TooLong { tokens, max, .. } => ApiError::too_large(format!(
+            "input {index} is {tokens} tokens long, over the limit of {max}; \
              send \"truncate\": true to cut it there"
         )),
-        other => ApiError::tokenizer(other.to_string()),
+        other => ApiError::tokenizer(format!("input {index}: {other}")),
     }
 }
 
@@ -290,7 +296,11 @@ async fn tokenize(
     tokio::task::spawn_blocking(move || {
         card.tokenizer
             .encode_texts_with(&texts, truncation(truncate))
-            .map_err(|e| tokenizer_error(e, "input"))
+            .map_err(|e| match e {
+                // The index of the input within the request.
+                EmbedError::TooLong { index, .. } => tokenizer_error(index, e),
+                other => ApiError::tokenizer(other.to_string()),
+            })
     })
     .await
     .map_err(|e| ApiError::backend(format!("tokenization failed: {e}")))?
@@ -366,28 +376,18 @@ async fn openai_embeddings(
 
 /// The task a `/predict` request names, or the checkpoint's only one.
 fn choose_task<'a>(card: &'a ModelCard, name: Option<&str>) -> Result<&'a TaskSpec, ApiError> {
-    let names = || {
-        card.tasks
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
     if card.tasks.is_empty() {
         return Err(ApiError::unprocessable(
             "this model has no task heads: /predict needs a checkpoint of `smtl train`",
         ));
     }
-    match name {
-        Some(n) => card.tasks.iter().find(|t| t.name == n).ok_or_else(|| {
-            ApiError::unprocessable(format!("unknown task {n:?}; the tasks are: {}", names()))
-        }),
-        None if card.tasks.len() == 1 => Ok(&card.tasks[0]),
-        None => Err(ApiError::unprocessable(format!(
-            "`task` is missing; the tasks are: {}",
-            names()
-        ))),
-    }
+    find_task(&card.tasks, name).ok_or_else(|| {
+        let names = task_names(&card.tasks);
+        ApiError::unprocessable(match name {
+            Some(n) => format!("unknown task {n:?}; the tasks are: {names}"),
+            None => format!("`task` is missing; the tasks are: {names}"),
+        })
+    })
 }
 
 /// `/predict` inputs as the task's input lines: strings, and for pair
@@ -415,22 +415,9 @@ fn predict_lines(body: &Map<String, Value>) -> Result<Vec<String>, ApiError> {
             ))),
         }
     };
-    match body.get("inputs") {
-        None => Err(ApiError::unprocessable("`inputs` is missing")),
-        Some(Value::String(s)) => Ok(vec![s.clone()]),
-        Some(Value::Array(items)) if items.is_empty() => {
-            Err(ApiError::unprocessable("`inputs` cannot be empty"))
-        }
-        Some(Value::Array(items)) => {
-            // A lone pair `["a", "b"]` reads as two sentences, as for the
-            // other kinds: a pair task wants `[["a", "b"]]`.
-            items.iter().enumerate().map(|(i, v)| one(i, v)).collect()
-        }
-        Some(other) => Err(ApiError::unprocessable(format!(
-            "`inputs` must be an array, got {}",
-            type_name(other)
-        ))),
-    }
+    // A lone pair `["a", "b"]` reads as two sentences, as for the other
+    // kinds: a pair task wants `[["a", "b"]]`.
+    list(body, "inputs", "a string or an array", one)
 }
 
 /// Refuses an over-long input (413) unless the request truncates.
@@ -441,13 +428,7 @@ fn check_lengths(
 ) -> Result<(), ApiError> {
     let rule = truncation(truncate);
     for (i, example) in examples.iter().enumerate() {
-        let at = |e: EmbedError| match e {
-            EmbedError::TooLong { tokens, max, .. } => ApiError::too_large(format!(
-                "input {i} is {tokens} tokens long, over the limit of {max}; \
-                 send \"truncate\": true to cut it there"
-            )),
-            other => ApiError::tokenizer(format!("input {i}: {other}")),
-        };
+        let at = |e| tokenizer_error(i, e);
         match example {
             Example::Sentence { text, .. } => {
                 tokenizer.encode_texts_with(&[text], rule).map_err(at)?;
@@ -530,13 +511,15 @@ async fn predict(
         })
         .collect::<Result<_, _>>()?;
     let checked = card.clone();
-    tokio::task::spawn_blocking(move || check_lengths(&checked.tokenizer, &examples, truncate))
-        .await
-        .map_err(|e| ApiError::backend(format!("tokenization failed: {e}")))??;
+    let examples = tokio::task::spawn_blocking(move || {
+        check_lengths(&checked.tokenizer, &examples, truncate).map(|()| examples)
+    })
+    .await
+    .map_err(|e| ApiError::backend(format!("tokenization failed: {e}")))??;
     let (reply, answer) = oneshot::channel();
     app.submit(Job::Predict(PredictJob {
         task: task.name.clone(),
-        lines: lines.clone(),
+        examples,
         reply,
     }))?;
     let predictions = await_answer(answer).await?;
