@@ -228,7 +228,7 @@ fn train_step(c: &mut Criterion) {
                     .expect("labels");
                 loss.backward();
                 optimizer.clip_grad_norm(1.0);
-                optimizer.step(1.0);
+                optimizer.step(1.0).expect("AdamW step");
                 optimizer.zero_grad();
                 black_box(loss.double_value(&[]))
             })

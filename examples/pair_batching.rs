@@ -68,7 +68,7 @@ fn step(
 fn update(optimizer: &mut AdamW) -> f64 {
     let t = Instant::now();
     optimizer.clip_grad_norm(1.0);
-    optimizer.step(1.0);
+    optimizer.step(1.0).expect("AdamW step");
     optimizer.zero_grad();
     t.elapsed().as_secs_f64()
 }

@@ -153,6 +153,9 @@ pub struct OptimizerConfig {
     pub warmup_ratio: Option<f64>,
     /// Global gradient-norm clip (0 switches clipping off).
     pub max_grad_norm: Option<f64>,
+    /// Decay biases and LayerNorm weights too (default: exempt, as the
+    /// Hugging Face Trainer).
+    pub decay_bias_and_norm: Option<bool>,
     /// 1.0 = one rate for every layer.
     pub layerwise_lr_decay: Option<f64>,
     /// Batches whose gradients are summed before each step.
@@ -546,6 +549,9 @@ impl RunConfig {
             layerwise_lr_decay: o.layerwise_lr_decay.filter(|&d| d != 1.0),
             warmup_ratio: o.warmup_ratio.unwrap_or(defaults.warmup_ratio),
             max_grad_norm: o.max_grad_norm.unwrap_or(defaults.max_grad_norm),
+            decay_bias_and_norm: o
+                .decay_bias_and_norm
+                .unwrap_or(defaults.decay_bias_and_norm),
             grad_accumulation: o.grad_accumulation.unwrap_or(defaults.grad_accumulation),
             sampling: raw.sampling.clone().unwrap_or(defaults.sampling),
             loss_weighting: raw

@@ -19,6 +19,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <optional>
+#include <vector>
 #include <string>
 
 namespace {
@@ -290,6 +291,38 @@ void smtl_free_message(char* message) { std::free(message); }
 char* smtl_reset_grad(const at::Tensor* t) {
   try {
     const_cast<at::Tensor*>(t)->mutable_grad().reset();
+    return nullptr;
+  } catch (const std::exception& e) {
+    return copy_message(e.what());
+  } catch (...) {
+    return copy_message("unknown C++ exception");
+  }
+}
+
+// One AdamW step over `n` parameters through libtorch's fused kernel
+// (`_fused_adamw_`, what torch.optim.AdamW(fused=True) and the Hugging Face
+// Trainer's default optimizer run): each parameter's decay, both moments and
+// the update in one vectorised, multi-threaded pass instead of six tensor
+// operations. `steps` are float32 scalars already holding the step number
+// (torch increments them before the call, as the caller does). No amsgrad.
+char* smtl_fused_adamw(const at::Tensor* const* params, const at::Tensor* const* grads,
+                       const at::Tensor* const* exp_avgs, const at::Tensor* const* exp_avg_sqs,
+                       const at::Tensor* const* steps, int64_t n, double lr, double beta1, double beta2,
+                       double weight_decay, double eps) {
+  try {
+    std::vector<at::Tensor> p, g, m, v, s;
+    for (auto* list : {&p, &g, &m, &v, &s}) list->reserve(n);
+    for (int64_t i = 0; i < n; ++i) {
+      TORCH_CHECK(params[i]->is_contiguous() && grads[i]->is_contiguous(),
+                  "fused AdamW: parameters and gradients must be contiguous");
+      p.push_back(*params[i]);
+      g.push_back(*grads[i]);
+      m.push_back(*exp_avgs[i]);
+      v.push_back(*exp_avg_sqs[i]);
+      s.push_back(*steps[i]);
+    }
+    at::_fused_adamw_(p, g, m, v, {}, s, lr, beta1, beta2, weight_decay, eps, /*amsgrad=*/false,
+                      /*maximize=*/false);
     return nullptr;
   } catch (const std::exception& e) {
     return copy_message(e.what());

@@ -42,6 +42,20 @@ mod ffi {
         ) -> *mut c_char;
         pub fn smtl_free_message(message: *mut c_char);
         pub fn smtl_reset_grad(t: *const CTensor) -> *mut c_char;
+        #[allow(clippy::too_many_arguments)]
+        pub fn smtl_fused_adamw(
+            params: *const *const CTensor,
+            grads: *const *const CTensor,
+            exp_avgs: *const *const CTensor,
+            exp_avg_sqs: *const *const CTensor,
+            steps: *const *const CTensor,
+            n: i64,
+            lr: f64,
+            beta1: f64,
+            beta2: f64,
+            weight_decay: f64,
+            eps: f64,
+        ) -> *mut c_char;
         pub fn smtl_cuda_runtime_version() -> std::os::raw::c_long;
     }
 }
@@ -96,6 +110,80 @@ pub fn reset_grad(t: &Tensor) -> Result<(), TchError> {
     // SAFETY: as in `onednn_linear`; the shim only resets the tensor's
     // autograd gradient slot.
     let err = unsafe { ffi::smtl_reset_grad(c_tensor(t)) };
+    match take_message(err) {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+/// The tensors of one [`fused_adamw`] call, parameter by parameter.
+pub struct AdamWTensors<'a> {
+    pub params: &'a [Tensor],
+    pub grads: &'a [Tensor],
+    pub exp_avgs: &'a [Tensor],
+    pub exp_avg_sqs: &'a [Tensor],
+    /// Float32 scalars holding each parameter's step number, counting this
+    /// step.
+    pub steps: &'a [Tensor],
+}
+
+/// AdamW's hyper-parameters for one [`fused_adamw`] call.
+#[derive(Clone, Copy, Debug)]
+pub struct AdamWStep {
+    pub lr: f64,
+    pub beta1: f64,
+    pub beta2: f64,
+    pub weight_decay: f64,
+    pub eps: f64,
+}
+
+/// One AdamW step through libtorch's fused kernel (`_fused_adamw_`, what
+/// `torch.optim.AdamW(fused=True)` and the Hugging Face Trainer's default
+/// optimizer run): decoupled decay, both moments and the update in one
+/// pass per parameter, updating `params`, `exp_avgs` and `exp_avg_sqs` in
+/// place. Parameters and gradients must be contiguous; all lists must have
+/// the same length.
+pub fn fused_adamw(t: AdamWTensors<'_>, h: AdamWStep) -> Result<(), TchError> {
+    let n = t.params.len();
+    if [
+        t.grads.len(),
+        t.exp_avgs.len(),
+        t.exp_avg_sqs.len(),
+        t.steps.len(),
+    ]
+    .iter()
+    .any(|&len| len != n)
+    {
+        return Err(TchError::Torch(
+            "fused AdamW: every tensor list needs one tensor per parameter".into(),
+        ));
+    }
+    let ptrs = |list: &[Tensor]| list.iter().map(c_tensor).collect::<Vec<_>>();
+    let (p, g, m, v, s) = (
+        ptrs(t.params),
+        ptrs(t.grads),
+        ptrs(t.exp_avgs),
+        ptrs(t.exp_avg_sqs),
+        ptrs(t.steps),
+    );
+    // SAFETY: as in `onednn_linear`; each pointer array holds `n` live
+    // tensors for the length of the call, and the shim only updates the
+    // tensors' data in place.
+    let err = unsafe {
+        ffi::smtl_fused_adamw(
+            p.as_ptr(),
+            g.as_ptr(),
+            m.as_ptr(),
+            v.as_ptr(),
+            s.as_ptr(),
+            n as i64,
+            h.lr,
+            h.beta1,
+            h.beta2,
+            h.weight_decay,
+            h.eps,
+        )
+    };
     match take_message(err) {
         Some(e) => Err(e),
         None => Ok(()),

@@ -1,7 +1,8 @@
-//! AdamW written on tensors, so that its state can be saved and restored and
-//! frozen parameters never hold any.
+//! AdamW over named parameter groups, with its state kept here so that it
+//! can be saved and restored and frozen parameters never hold any.
 //!
-//! The update is `torch.optim.AdamW`'s single-tensor path, op for op:
+//! The update is `torch.optim.AdamW`'s, run by libtorch's fused kernel
+//! (`fused=True`; equal to the single-tensor path within rounding):
 //!
 //! ```text
 //! step += 1
@@ -49,22 +50,46 @@ pub struct AdamWConfig {
     pub beta1: f64,
     pub beta2: f64,
     pub eps: f64,
+    /// Whether biases and normalisation weights take weight decay too.
+    /// `false` (the default) exempts them, as the Hugging Face Trainer does
+    /// (and so sentence-transformers' `fit`): see [`decays`].
+    #[serde(default)]
+    pub decay_bias_and_norm: bool,
 }
 
 impl Default for AdamWConfig {
-    /// torch's defaults: betas (0.9, 0.999), eps 1e-8.
+    /// torch's defaults: betas (0.9, 0.999), eps 1e-8; biases and norms
+    /// exempt from decay, as the Hugging Face Trainer.
     fn default() -> Self {
         Self {
             beta1: 0.9,
             beta2: 0.999,
             eps: 1e-8,
+            decay_bias_and_norm: false,
         }
     }
+}
+
+/// Whether the parameter `name` takes weight decay under the Hugging Face
+/// Trainer's rule (`get_decay_parameter_names`): not when its lower-cased
+/// name contains `bias`, `layernorm` or `rmsnorm`, or has a segment `norm`
+/// or one ending in `_norm` (DistilBERT's `sa_layer_norm`).
+pub fn decays(name: &str) -> bool {
+    let name = name.to_lowercase();
+    let exempt = ["bias", "layernorm", "rmsnorm"]
+        .iter()
+        .any(|p| name.contains(p))
+        || name
+            .split('.')
+            .any(|segment| segment == "norm" || segment.ends_with("_norm"));
+    !exempt
 }
 
 struct Param {
     name: String,
     tensor: Tensor,
+    /// Takes the group's weight decay (see [`AdamWConfig::decay_bias_and_norm`]).
+    decays: bool,
     /// `(data_ptr, version)` of the gradient as `zero_grad` left it.
     zeroed_grad: Option<(usize, i64)>,
 }
@@ -98,25 +123,14 @@ struct ParamState {
     exp_avg_sq: Tensor,
 }
 
-/// One buffer reused by every parameter's update, grown to the largest.
+/// One group's tensors for a fused step.
 #[derive(Default)]
-struct Scratch {
-    buffer: Option<Tensor>,
-}
-
-impl Scratch {
-    /// A tensor shaped like `like` (same kind and device) over the buffer.
-    fn scratch(&mut self, like: &Tensor) -> Tensor {
-        let n = like.numel() as i64;
-        let fits = self.buffer.as_ref().is_some_and(|b| {
-            b.numel() as i64 >= n && b.kind() == like.kind() && b.device() == like.device()
-        });
-        if !fits {
-            self.buffer = Some(Tensor::empty([n], (like.kind(), like.device())));
-        }
-        let buffer = self.buffer.as_ref().expect("just made");
-        buffer.narrow(0, 0, n).view(like.size().as_slice())
-    }
+struct StepTensors {
+    params: Vec<Tensor>,
+    grads: Vec<Tensor>,
+    exp_avgs: Vec<Tensor>,
+    exp_avg_sqs: Vec<Tensor>,
+    steps: Vec<Tensor>,
 }
 
 /// AdamW over named parameter groups; see the module docs.
@@ -125,8 +139,6 @@ pub struct AdamW {
     config: AdamWConfig,
     /// Keyed by parameter name; only parameters that have taken a step.
     state: HashMap<String, ParamState>,
-    /// Kept across steps, so that a step allocates nothing.
-    scratch: Scratch,
 }
 
 /// `(group name, settings, named parameters)`, as given to [`AdamW::new`].
@@ -168,6 +180,7 @@ impl AdamW {
                         );
                         set_requires_grad(&tensor, !settings.frozen);
                         Param {
+                            decays: config.decay_bias_and_norm || decays(&pname),
                             name: pname,
                             tensor,
                             zeroed_grad: None,
@@ -181,7 +194,6 @@ impl AdamW {
             groups,
             config,
             state: HashMap::new(),
-            scratch: Scratch::default(),
         }
     }
 
@@ -305,16 +317,23 @@ impl AdamW {
     /// One AdamW step with learning rate `settings.lr * lr_factor` for every
     /// unfrozen group. Parameters of frozen groups, and parameters without a
     /// gradient, are left untouched (no weight decay either) and get no state.
-    pub fn step(&mut self, lr_factor: f64) {
+    ///
+    /// The update is libtorch's fused AdamW kernel
+    /// ([`smtl_kernels::fused_adamw`], torch's `fused=True`, which the
+    /// Hugging Face Trainer uses by default): one pass per parameter instead
+    /// of six tensor operations, which took a fifth of a MiniLM training step
+    /// (docs/performance.md, "Training").
+    pub fn step(&mut self, lr_factor: f64) -> Result<(), TrainError> {
         let _guard = tch::no_grad_guard();
-        let AdamWConfig { beta1, beta2, eps } = self.config;
-        let scratch = &mut self.scratch;
+        let AdamWConfig {
+            beta1, beta2, eps, ..
+        } = self.config;
         for group in &self.groups {
             if group.settings.frozen {
                 continue;
             }
-            let lr = group.settings.lr * lr_factor;
-            let weight_decay = group.settings.weight_decay;
+            // [decayed, exempt]: one fused call each.
+            let mut sets = [StepTensors::default(), StepTensors::default()];
             for p in &group.params {
                 let Some(grad) = p.live_grad() else {
                     continue;
@@ -328,34 +347,38 @@ impl AdamW {
                         exp_avg_sq: p.tensor.zeros_like(),
                     });
                 state.step += 1;
-                let mut param = p.tensor.shallow_clone();
-                if weight_decay != 0.0 {
-                    let _ = param.g_mul_scalar_(1.0 - lr * weight_decay);
+                let tensors = &mut sets[usize::from(!p.decays)];
+                tensors.params.push(p.tensor.shallow_clone());
+                tensors.grads.push(grad.contiguous());
+                tensors.exp_avgs.push(state.exp_avg.shallow_clone());
+                tensors.exp_avg_sqs.push(state.exp_avg_sq.shallow_clone());
+                tensors
+                    .steps
+                    .push(Tensor::from(state.step as f32).to_device(p.tensor.device()));
+            }
+            for (tensors, weight_decay) in sets.iter().zip([group.settings.weight_decay, 0.0]) {
+                if tensors.params.is_empty() {
+                    continue;
                 }
-                let step = state.step as f64;
-                let bias_correction1 = 1.0 - beta1.powf(step);
-                let bias_correction2 = 1.0 - beta2.powf(step);
-                let step_size = lr / bias_correction1;
-                // torch's update, p -= step_size * m / (sqrt(v) / sqrt(bc2) + eps),
-                // in place through one scratch buffer: no temporary the size
-                // of the parameter is allocated (the word embeddings are tens
-                // of MB, and fresh pages cost a fault and a clear each step).
-                let mut work = scratch.scratch(&grad);
-                let _ = state.exp_avg.lerp_(&grad, 1.0 - beta1);
-                let _ = grad.mul_out(&work, &grad);
-                let _ = state.exp_avg_sq.lerp_(&work, 1.0 - beta2);
-                let _ = state.exp_avg_sq.sqrt_out(&work);
-                // work = -(sqrt(v) / sqrt(bc2) + eps) / step_size, so that
-                // p += m / work is the step.
-                // A zero rate (the first warm-up step) moves nothing, as in
-                // torch; dividing by it would not.
-                if step_size != 0.0 {
-                    let _ = work.g_mul_scalar_(-1.0 / (step_size * bias_correction2.sqrt()));
-                    let _ = work.g_add_scalar_(-eps / step_size);
-                    let _ = param.addcdiv_(&state.exp_avg, &work);
-                }
+                smtl_kernels::fused_adamw(
+                    smtl_kernels::AdamWTensors {
+                        params: &tensors.params,
+                        grads: &tensors.grads,
+                        exp_avgs: &tensors.exp_avgs,
+                        exp_avg_sqs: &tensors.exp_avg_sqs,
+                        steps: &tensors.steps,
+                    },
+                    smtl_kernels::AdamWStep {
+                        lr: group.settings.lr * lr_factor,
+                        beta1,
+                        beta2,
+                        weight_decay,
+                        eps,
+                    },
+                )?;
             }
         }
+        Ok(())
     }
 
     /// Number of scalars in the unfrozen groups.

@@ -67,6 +67,10 @@ pub struct TrainConfig {
     pub warmup_ratio: f64,
     /// Global gradient-norm clip (`<= 0` disables it).
     pub max_grad_norm: f64,
+    /// Weight decay on biases and normalisation weights too (`false`: they
+    /// are exempt, as in the Hugging Face Trainer; [`crate::optim::decays`]).
+    #[serde(default)]
+    pub decay_bias_and_norm: bool,
     /// Batches whose gradients are summed before each optimizer step.
     pub grad_accumulation: usize,
     pub sampling: SamplingStrategy,
@@ -107,6 +111,7 @@ impl Default for TrainConfig {
             layerwise_lr_decay: None,
             warmup_ratio: 0.1,
             max_grad_norm: 1.0,
+            decay_bias_and_norm: false,
             grad_accumulation: 1,
             sampling: SamplingStrategy::Proportional,
             loss_weighting: LossWeighting::Fixed(BTreeMap::new()),
@@ -276,7 +281,13 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
             };
             opt_groups.push(("loss_weighting".to_string(), settings, weights));
         }
-        let optimizer = AdamW::new(opt_groups, AdamWConfig::default());
+        let optimizer = AdamW::new(
+            opt_groups,
+            AdamWConfig {
+                decay_bias_and_norm: config.decay_bias_and_norm,
+                ..AdamWConfig::default()
+            },
+        );
 
         let steps_per_epoch =
             batches_per_epoch(&tasks, config.batch_size).div_ceil(config.grad_accumulation);
@@ -493,7 +504,7 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
                     } else {
                         f64::NAN
                     };
-                    self.optimizer.step(factor);
+                    self.optimizer.step(factor)?;
                     self.optimizer.zero_grad();
                     micro = 0;
                     self.state.optimizer_steps += 1;

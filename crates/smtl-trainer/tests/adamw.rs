@@ -2,7 +2,7 @@
 //! state save/load, gradient bookkeeping and clipping.
 
 use serde_json::Value;
-use smtl_trainer::optim::{AdamW, AdamWConfig, GroupSettings};
+use smtl_trainer::optim::{decays, AdamW, AdamWConfig, GroupSettings};
 use smtl_trainer::TrainError;
 use tch::{Kind, Tensor};
 
@@ -58,8 +58,9 @@ fn matches_torch_adamw() {
         beta1: c["beta1"].as_f64().unwrap(),
         beta2: c["beta2"].as_f64().unwrap(),
         eps: c["eps"].as_f64().unwrap(),
+        // torch.optim.AdamW decays every parameter it is given.
+        decay_bias_and_norm: true,
     };
-    assert_eq!(config, AdamWConfig::default());
     let mut params = Vec::new(); // (param name, shape, tensor)
     let mut groups = Vec::new();
     for g in fx["groups"].as_array().unwrap() {
@@ -101,7 +102,7 @@ fn matches_torch_adamw() {
             })
             .collect();
         give_grads(&grads.iter().map(|(p, g)| (*p, g)).collect::<Vec<_>>());
-        opt.step(step["lr_factor"].as_f64().unwrap());
+        opt.step(step["lr_factor"].as_f64().unwrap()).unwrap();
         for (name, _, t) in &params {
             let want = floats(&step["expected"][name]);
             let got = values(t);
@@ -152,7 +153,7 @@ fn frozen_group_is_bit_identical_and_stateless() {
     for _ in 0..20 {
         give_grads(&[(&w, &Tensor::randn([4, 3], (Kind::Float, tch::Device::Cpu)))]);
         opt.clip_grad_norm(1.0);
-        opt.step(1.0);
+        opt.step(1.0).unwrap();
     }
     assert!(f.equal(&f_before), "frozen parameter changed");
     assert!(!w.equal(&w_before), "trainable parameter did not move");
@@ -195,7 +196,7 @@ fn freezing_drops_state_and_unfreezing_starts_fresh() {
             (&a, &Tensor::randn([3, 2], opts)),
             (&b, &Tensor::randn([2], opts)),
         ]);
-        opt.step(1.0);
+        opt.step(1.0).unwrap();
     }
     assert_eq!(opt.state_meta()["step"]["a.weight"], 3);
     let bytes_before = opt.state_bytes();
@@ -214,7 +215,7 @@ fn freezing_drops_state_and_unfreezing_starts_fresh() {
     for _ in 0..2 {
         opt.zero_grad();
         give_grads(&[(&b, &Tensor::randn([2], opts))]);
-        opt.step(1.0);
+        opt.step(1.0).unwrap();
     }
     assert!(a.equal(&a_frozen));
     assert_eq!(opt.state_meta()["step"]["b.bias"], 5);
@@ -234,9 +235,9 @@ fn freezing_drops_state_and_unfreezing_starts_fresh() {
     let g = Tensor::randn([3, 2], opts);
     opt.zero_grad();
     give_grads(&[(&a, &g)]);
-    opt.step(0.5);
+    opt.step(0.5).unwrap();
     give_grads(&[(&a_fresh, &g)]);
-    fresh.step(0.5);
+    fresh.step(0.5).unwrap();
     assert!(
         a.equal(&a_fresh),
         "unfrozen group did not start from fresh state"
@@ -276,6 +277,7 @@ fn two_group_optimizer(a: &Tensor, b: &Tensor) -> AdamW {
             beta1: 0.8,
             beta2: 0.99,
             eps: 1e-6,
+            decay_bias_and_norm: false,
         },
     )
 }
@@ -298,7 +300,7 @@ fn state_round_trip_gives_bitwise_identical_steps() {
         } else {
             give_grads(&[(&a1, ga), (&b1, gb)]);
         }
-        opt1.step(1.0 - 0.1 * k as f64);
+        opt1.step(1.0 - 0.1 * k as f64).unwrap();
     }
     // Save: tensors through a safetensors file, meta through JSON text.
     let dir = tempfile::tempdir().unwrap();
@@ -323,7 +325,7 @@ fn state_round_trip_gives_bitwise_identical_steps() {
             opt.zero_grad();
             give_grads(&[(a, ga), (b, gb)]);
             opt.clip_grad_norm(2.0);
-            opt.step(0.7 + 0.1 * k as f64);
+            opt.step(0.7 + 0.1 * k as f64).unwrap();
         }
         assert!(
             a1.equal(&a2) && b1.equal(&b2),
@@ -352,7 +354,7 @@ fn load_state_rejects_mismatches_and_changes_nothing() {
         (&a, &Tensor::ones([2, 2], opts)),
         (&b, &Tensor::ones([3], opts)),
     ]);
-    opt.step(1.0);
+    opt.step(1.0).unwrap();
     let tensors = opt.state_tensors();
     let meta = opt.state_meta();
     let clone = |ts: &[(String, Tensor)]| {
@@ -429,7 +431,7 @@ fn untouched_gradients_count_as_absent() {
         (&a, &Tensor::ones([3], opts)),
         (&b, &Tensor::ones([3], opts)),
     ]);
-    opt.step(1.0);
+    opt.step(1.0).unwrap();
     opt.zero_grad();
     // Dropped, as torch's set_to_none=True...
     assert!(!b.grad().defined());
@@ -438,7 +440,7 @@ fn untouched_gradients_count_as_absent() {
     let a_before = snapshot(&a);
     give_grads(&[(&a, &Tensor::ones([3], opts))]);
     assert!((opt.clip_grad_norm(1e9) - 3f64.sqrt()).abs() < 1e-6);
-    opt.step(1.0);
+    opt.step(1.0).unwrap();
     assert!(b.equal(&b_before), "parameter without gradient moved");
     assert!(!a.equal(&a_before));
     assert_eq!(opt.state_meta()["step"]["b"], 1);
@@ -446,7 +448,7 @@ fn untouched_gradients_count_as_absent() {
     // A real gradient that happens to be zero still counts (torch updates it).
     opt.zero_grad();
     give_grads(&[(&b, &Tensor::zeros([3], opts))]);
-    opt.step(1.0);
+    opt.step(1.0).unwrap();
     assert_eq!(opt.state_meta()["step"]["b"], 2);
     assert_eq!(opt.state_meta()["step"]["a"], 2);
     // No gradients at all: clipping reports 0.
@@ -523,4 +525,55 @@ fn duplicate_parameter_names_panic() {
         ],
         AdamWConfig::default(),
     );
+}
+
+/// The Hugging Face Trainer's rule: biases and normalisation weights take no
+/// weight decay by default; with `decay_bias_and_norm` everything does.
+#[test]
+fn biases_and_norms_are_exempt_from_weight_decay() {
+    for name in [
+        "encoder.layer.0.attention.self.query.bias",
+        "embeddings.LayerNorm.weight",
+        "transformer.layer.1.sa_layer_norm.weight",
+        "encoder.layer.0.output_layer_norm.weight",
+        "model.norm.weight",
+        "layers.2.rmsnorm.weight",
+    ] {
+        assert!(!decays(name), "{name} should be exempt");
+    }
+    for name in [
+        "encoder.layer.0.attention.self.query.weight",
+        "embeddings.word_embeddings.weight",
+        "head:trec.output.weight",
+        "normal.weight",
+    ] {
+        assert!(decays(name), "{name} should decay");
+    }
+    // With a zero gradient AdamW moves a parameter by its decay alone.
+    for (decay_all, bias_moves) in [(false, false), (true, true)] {
+        let opts = (Kind::Float, tch::Device::Cpu);
+        let w = Tensor::ones([2, 2], opts);
+        let b = Tensor::ones([2], opts);
+        let mut opt = AdamW::new(
+            vec![(
+                "layer.0".into(),
+                settings(0.1, 0.5, false),
+                vec![
+                    ("layer.0.dense.weight".into(), w.shallow_clone()),
+                    ("layer.0.dense.bias".into(), b.shallow_clone()),
+                ],
+            )],
+            AdamWConfig {
+                decay_bias_and_norm: decay_all,
+                ..AdamWConfig::default()
+            },
+        );
+        give_grads(&[
+            (&w, &Tensor::zeros([2, 2], opts)),
+            (&b, &Tensor::zeros([2], opts)),
+        ]);
+        opt.step(1.0).unwrap();
+        assert_eq!(values(&w), [0.95; 4]);
+        assert_eq!(values(&b) == [1.0, 1.0], !bias_moves, "{:?}", values(&b));
+    }
 }
