@@ -1,4 +1,5 @@
-//! Kernels libtorch has but tch does not bind, for the inference fast paths.
+//! Kernels libtorch has but tch does not bind: the inference fast paths and
+//! the trainer's fused AdamW step.
 //!
 //! libtorch's default fp32 `linear` goes through MKL's sgemm, which on AMD
 //! CPUs reaches about half of the machine's peak; oneDNN's fused linear
@@ -28,6 +29,12 @@ mod ffi {
     extern "C" {
         pub fn smtl_onednn_linear_registered() -> i32;
         pub fn smtl_onednn_linear(
+            x: *const CTensor,
+            w: *const CTensor,
+            b: *const CTensor,
+            out: *mut *mut CTensor,
+        ) -> *mut c_char;
+        pub fn smtl_onednn_linear_train(
             x: *const CTensor,
             w: *const CTensor,
             b: *const CTensor,
@@ -68,6 +75,30 @@ pub fn onednn_linear(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tenso
     // only reads its inputs.
     call(|out| unsafe {
         ffi::smtl_onednn_linear(
+            c_tensor(x),
+            c_tensor(w),
+            b.map_or(std::ptr::null(), c_tensor),
+            out,
+        )
+    })
+}
+
+/// `x @ w^T + b` through oneDNN with autograd: the forward product and
+/// both backward products (`dx = dy w`, `dw = dy^T x`) run on oneDNN
+/// instead of the MKL sgemm libtorch's autograd uses, which on AMD CPUs
+/// was thought to reach about half the rate. Same fp32 arithmetic up to
+/// summation order. CPU only; check [`onednn_linear_available`] first.
+///
+/// Measured, not adopted: on MiniLM's training shapes it is 0.72-0.85x the
+/// speed of libtorch's autograd linear (`cargo run --release -p smtl-kernels
+/// --example train_linear`; docs/performance.md "Training"), because MKL's
+/// sgemm already runs these shapes near the machine's fp32 peak and the
+/// transposes oneDNN needs cost copies. The backbone keeps libtorch's
+/// linear for training; this stays as the measured alternative.
+pub fn onednn_linear_train(x: &Tensor, w: &Tensor, b: Option<&Tensor>) -> Result<Tensor, TchError> {
+    // SAFETY: as in `onednn_linear`; the new tensor owns its autograd node.
+    call(|out| unsafe {
+        ffi::smtl_onednn_linear_train(
             c_tensor(x),
             c_tensor(w),
             b.map_or(std::ptr::null(), c_tensor),
