@@ -65,6 +65,6 @@ impl Embeddings {
         if let Some(token_type) = &self.token_type {
             xs += token_type.get(0);
         }
-        self.layer_norm.forward(&xs).dropout(self.dropout, train)
+        smtl_kernels::dropout(&self.layer_norm.forward(&xs), self.dropout, train)
     }
 }

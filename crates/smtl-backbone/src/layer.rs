@@ -7,7 +7,7 @@
 //! additive attention bias (MPNet's relative positions), which arrives as a
 //! float attention mask.
 
-use tch::{nn, nn::Module, Kind, Tensor};
+use tch::{nn, nn::Module, Device, Kind, Tensor};
 
 use crate::linear::{Linear, Precision};
 use crate::{Activation, EncoderConfig, Result};
@@ -63,7 +63,13 @@ pub const EXPLICIT_ATTENTION_MAX_LEN: i64 = 32;
 /// Same arithmetic as the fused kernel up to summation order. `mask` is
 /// boolean (true = may attend) or additive (a float bias, `-inf` = masked),
 /// as for the fused kernel.
-fn explicit_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>) -> Tensor {
+fn explicit_attention(
+    q: &Tensor,
+    k: &Tensor,
+    v: &Tensor,
+    mask: Option<&Tensor>,
+    dropout: f64,
+) -> Tensor {
     let scale = 1.0 / (*q.size().last().expect("head dim") as f64).sqrt();
     let mut scores = (q * scale).matmul(&k.transpose(-1, -2));
     match mask {
@@ -73,7 +79,7 @@ fn explicit_attention(q: &Tensor, k: &Tensor, v: &Tensor, mask: Option<&Tensor>)
         Some(bias) => scores += bias,
         None => {}
     }
-    scores.softmax(-1, scores.kind()).matmul(v)
+    smtl_kernels::dropout(&scores.softmax(-1, scores.kind()), dropout, dropout > 0.0).matmul(v)
 }
 
 /// One post-LayerNorm transformer block: self-attention and feed-forward.
@@ -131,8 +137,13 @@ impl TransformerLayer {
                 .transpose(1, 2)
         };
         let (q, k, v) = (heads(&self.query), heads(&self.key), heads(&self.value));
-        let context = if train || q.requires_grad() || t > EXPLICIT_ATTENTION_MAX_LEN {
-            let dropout = if train { self.attention_dropout } else { 0.0 };
+        let dropout = if train { self.attention_dropout } else { 0.0 };
+        let context = if dropout > 0.0 && q.device() == Device::Cpu {
+            // libtorch's CPU attention with dropout is its math path, these
+            // same operations, with libtorch's serial dropout mask; this
+            // takes the shim's (`smtl_kernels::dropout`).
+            explicit_attention(&q, &k, &v, attention_mask, dropout)
+        } else if train || q.requires_grad() || t > EXPLICIT_ATTENTION_MAX_LEN {
             Tensor::scaled_dot_product_attention(
                 &q,
                 &k,
@@ -144,27 +155,25 @@ impl TransformerLayer {
                 false,
             )
         } else {
-            explicit_attention(&q, &k, &v, attention_mask)
+            explicit_attention(&q, &k, &v, attention_mask, 0.0)
         }
         .transpose(1, 2)
         .reshape([b, t, h]);
-        let attended = self.attention_norm.forward(
-            &(self
-                .attention_out
-                .forward_t(&context, train)
-                .dropout(self.hidden_dropout, train && self.attention_output_dropout)
-                + xs),
+        let attention_out = smtl_kernels::dropout(
+            &self.attention_out.forward_t(&context, train),
+            self.hidden_dropout,
+            train && self.attention_output_dropout,
         );
+        let attended = self.attention_norm.forward(&(attention_out + xs));
         let ff = self
             .activation
             .apply(&self.intermediate.forward_t(&attended, train));
-        self.output_norm.forward(
-            &(self
-                .output
-                .forward_t(&ff, train)
-                .dropout(self.hidden_dropout, train)
-                + attended),
-        )
+        let output = smtl_kernels::dropout(
+            &self.output.forward_t(&ff, train),
+            self.hidden_dropout,
+            train,
+        );
+        self.output_norm.forward(&(output + attended))
     }
 
     /// Prepares every linear layer's inference kernel for `precision`.
@@ -209,7 +218,7 @@ mod tests {
             for mask in [None, Some(&mask)] {
                 let fused =
                     Tensor::scaled_dot_product_attention(&q, &k, &v, mask, 0.0, false, None, false);
-                let explicit = explicit_attention(&q, &k, &v, mask);
+                let explicit = explicit_attention(&q, &k, &v, mask, 0.0);
                 assert_eq!(explicit.kind(), kind);
                 let diff = (explicit.to_kind(Kind::Float) - fused.to_kind(Kind::Float))
                     .abs()

@@ -210,12 +210,13 @@ impl TaskHead {
         let Some(output) = &self.output else {
             return features.shallow_clone();
         };
-        let mut xs = features.dropout(self.config.dropout, train);
+        let mut xs = smtl_kernels::dropout(features, self.config.dropout, train);
         if let Some(hidden) = &self.hidden {
-            xs = hidden
-                .forward(&xs)
-                .gelu("none")
-                .dropout(self.config.dropout, train);
+            xs = smtl_kernels::dropout(
+                &hidden.forward(&xs).gelu("none"),
+                self.config.dropout,
+                train,
+            );
         }
         output.forward(&xs)
     }

@@ -9,6 +9,8 @@
 #include <ATen/core/stack.h>
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
+#include <ATen/CPUGeneratorImpl.h>
+#include <mutex>
 
 #if defined(__x86_64__)
 #include <immintrin.h>
@@ -135,6 +137,7 @@ void dequantize_scalar(const int32_t* acc, const float* row_scales, const float*
 
 #if defined(__x86_64__)
 #define SMTL_AVX512 __attribute__((target("avx512f,avx512bw")))
+#define SMTL_AVX512_DQ __attribute__((target("avx512f,avx512bw,avx512dq,avx512vl")))
 
 SMTL_AVX512 inline __m512 load16(const float* p) { return _mm512_loadu_ps(p); }
 SMTL_AVX512 inline __m512 load16(const at::BFloat16* p) {
@@ -213,8 +216,15 @@ bool has_avx512() {
   static const bool yes = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
   return yes;
 }
+// The dropout hash needs 64-bit lane multiplies (AVX-512 DQ).
+bool has_avx512_dq() {
+  static const bool yes = has_avx512() && __builtin_cpu_supports("avx512dq") && __builtin_cpu_supports("avx512vl");
+  return yes;
+}
 #else
+#define SMTL_AVX512_DQ
 bool has_avx512() { return false; }
+bool has_avx512_dq() { return false; }
 #endif
 
 template <typename T>
@@ -256,6 +266,105 @@ at::Tensor int8_linear_impl(const at::Tensor& x2, const at::Tensor& w_t, const a
   at::parallel_for(0, m, grain(n), [&](int64_t b, int64_t e) { dequantize<T>(ap, sp, cp, bp, yp, b, e, n); });
   return y;
 }
+
+// ---- Dropout ----------------------------------------------------------
+// libtorch's CPU dropout draws its mask with bernoulli_, which on AMD CPUs
+// runs serially, one generator call per element (its parallel MKL path is
+// taken on Intel CPUs only), then divides and multiplies in two more passes.
+// Here each element's draw is a counter-based hash (splitmix64 of the seed
+// plus the element's index), so the mask is made in parallel and in the
+// same pass as the output; the seed comes from libtorch's default
+// generator, so manual_seed still fixes every mask. The arithmetic is
+// torch's: y = x * (keep ? 1/(1-p) : 0), dx = dy * the same factor.
+
+inline uint64_t splitmix64(uint64_t z) {
+  z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ULL;
+  z = (z ^ (z >> 27)) * 0x94D049BB133111EBULL;
+  return z ^ (z >> 31);
+}
+
+// keep[i] = (24 random bits of element i) >= threshold; y = x * factor.
+#define SMTL_DROPOUT_BODY                                                                 \
+  for (int64_t i = begin; i < end; ++i) {                                                 \
+    const uint32_t r = static_cast<uint32_t>(                                             \
+        splitmix64(seed + static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ULL) >> 40);      \
+    const bool k = r >= threshold;                                                        \
+    keep[i] = k;                                                                          \
+    y[i] = x[i] * (k ? scale : 0.f);                                                      \
+  }
+
+SMTL_AVX512_DQ void dropout_range_avx512(const float* x, float* y, uint8_t* keep, int64_t begin, int64_t end,
+                                         uint64_t seed, uint32_t threshold, float scale) {
+  SMTL_DROPOUT_BODY
+}
+
+void dropout_range_scalar(const float* x, float* y, uint8_t* keep, int64_t begin, int64_t end, uint64_t seed,
+                          uint32_t threshold, float scale) {
+  SMTL_DROPOUT_BODY
+}
+
+SMTL_AVX512_DQ void dropout_backward_avx512(const float* g, const uint8_t* keep, float* dx, int64_t begin,
+                                            int64_t end, float scale) {
+  for (int64_t i = begin; i < end; ++i) dx[i] = g[i] * (keep[i] ? scale : 0.f);
+}
+
+void dropout_backward_scalar(const float* g, const uint8_t* keep, float* dx, int64_t begin, int64_t end,
+                             float scale) {
+  for (int64_t i = begin; i < end; ++i) dx[i] = g[i] * (keep[i] ? scale : 0.f);
+}
+
+constexpr int64_t kDropoutGrain = 32768;  // libtorch's element-wise grain
+
+struct DropoutFunction : public torch::autograd::Function<DropoutFunction> {
+  static at::Tensor forward(torch::autograd::AutogradContext* ctx, const at::Tensor& input, double p) {
+    const at::Tensor x = input.contiguous();
+    at::Tensor y = at::empty_like(x);
+    at::Tensor keep = at::empty(x.sizes(), x.options().dtype(at::kByte));
+    uint64_t seed;
+    {
+      auto gen = at::detail::getDefaultCPUGenerator();
+      std::lock_guard<std::mutex> lock(gen.mutex());
+      seed = at::check_generator<at::CPUGeneratorImpl>(gen)->random64();
+    }
+    const uint32_t threshold = static_cast<uint32_t>(std::llround(p * 16777216.0));
+    // As torch: noise.div_(1 - p) computes 1 / (1 - p) in float.
+    const float scale = 1.0f / static_cast<float>(1.0 - p);
+    const float* xp = x.data_ptr<float>();
+    float* yp = y.data_ptr<float>();
+    uint8_t* kp = keep.data_ptr<uint8_t>();
+    const bool avx512 = has_avx512_dq();
+    at::parallel_for(0, x.numel(), kDropoutGrain, [&](int64_t begin, int64_t end) {
+      if (avx512) {
+        dropout_range_avx512(xp, yp, kp, begin, end, seed, threshold, scale);
+      } else {
+        dropout_range_scalar(xp, yp, kp, begin, end, seed, threshold, scale);
+      }
+    });
+    ctx->save_for_backward({keep});
+    ctx->saved_data["scale"] = static_cast<double>(scale);
+    return y;
+  }
+
+  static torch::autograd::variable_list backward(torch::autograd::AutogradContext* ctx,
+                                                 torch::autograd::variable_list grads) {
+    const at::Tensor keep = ctx->get_saved_variables()[0];
+    const float scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
+    const at::Tensor g = grads[0].contiguous();
+    at::Tensor dx = at::empty_like(g);
+    const float* gp = g.data_ptr<float>();
+    const uint8_t* kp = keep.data_ptr<uint8_t>();
+    float* dp = dx.data_ptr<float>();
+    const bool avx512 = has_avx512_dq();
+    at::parallel_for(0, g.numel(), kDropoutGrain, [&](int64_t begin, int64_t end) {
+      if (avx512) {
+        dropout_backward_avx512(gp, kp, dp, begin, end, scale);
+      } else {
+        dropout_backward_scalar(gp, kp, dp, begin, end, scale);
+      }
+    });
+    return {dx, at::Tensor()};
+  }
+};
 
 // Runs `compute`: on success hands its tensor over through `out` and
 // returns null; on any C++ exception returns the message (for Rust to free
@@ -333,6 +442,16 @@ char* smtl_onednn_linear_train(const at::Tensor* x, const at::Tensor* w, const a
     // Autograd functions take defined tensors only: no bias is a zero bias,
     // which needs no gradient.
     return OneDnnLinearFunction::apply(*x, *w, b == nullptr ? at::zeros({w->size(0)}, w->options()) : *b);
+  });
+}
+
+// Training dropout of an fp32 CPU tensor with autograd (DropoutFunction):
+// each element kept with probability 1 - p and scaled by 1 / (1 - p).
+char* smtl_dropout(const at::Tensor* x, double p, at::Tensor** out) {
+  return tensor_or_message(out, [&] {
+    TORCH_CHECK(x->device().is_cpu() && x->scalar_type() == at::kFloat, "dropout kernel: fp32 CPU tensors only");
+    TORCH_CHECK(p >= 0.0 && p < 1.0, "dropout kernel: p must be in [0, 1), got ", p);
+    return DropoutFunction::apply(*x, p);
   });
 }
 

@@ -47,6 +47,7 @@ mod ffi {
             bias: *const CTensor,
             out: *mut *mut CTensor,
         ) -> *mut c_char;
+        pub fn smtl_dropout(x: *const CTensor, p: f64, out: *mut *mut CTensor) -> *mut c_char;
         pub fn smtl_free_message(message: *mut c_char);
         pub fn smtl_reset_grad(t: *const CTensor) -> *mut c_char;
         #[allow(clippy::too_many_arguments)]
@@ -130,6 +131,31 @@ pub fn int8_linear(
             out,
         )
     })
+}
+
+/// Dropout as `xs.dropout(p, train)`, with autograd: in training each
+/// element is kept with probability `1 - p` and scaled by `1 / (1 - p)`
+/// (torch's arithmetic), outside training `xs` itself.
+///
+/// On fp32 CPU tensors the mask comes from the shim's kernel: a
+/// counter-based hash per element seeded from libtorch's default generator
+/// (so `tch::manual_seed` still fixes it), made in parallel in the same pass
+/// as the output, and kept as one byte per element for the backward pass.
+/// libtorch's own CPU dropout draws its mask serially on AMD CPUs (its
+/// parallel MKL path is for Intel only) and takes three passes; it is the
+/// fallback for other kinds and devices. The masks differ from libtorch's
+/// (another random stream); their distribution does not.
+pub fn dropout(xs: &Tensor, p: f64, train: bool) -> Tensor {
+    if !train || p == 0.0 {
+        return xs.shallow_clone();
+    }
+    if xs.device() == Device::Cpu && xs.kind() == Kind::Float && (0.0..1.0).contains(&p) {
+        // SAFETY: as in `onednn_linear`; the new tensor owns its autograd node.
+        if let Ok(y) = call(|out| unsafe { ffi::smtl_dropout(c_tensor(xs), p, out) }) {
+            return y;
+        }
+    }
+    xs.dropout(p, train)
 }
 
 /// Drops `t`'s gradient (torch's `zero_grad(set_to_none=True)`; tch can
