@@ -23,7 +23,8 @@
 //!   32 with each inference precision (`Precision`);
 //! * `train_step/{trec,wnut16}`: one multi-task training step (tokenize,
 //!   forward, backward, clip, AdamW over all 22.7M parameters) on 32 real
-//!   training examples of each task, reported in examples/s.
+//!   training examples of each task, reported in examples/s; the `_bf16`
+//!   cases run the forward pass in bf16 mixed precision (autocast).
 //!
 //! * `load/{from_dir,shared_handle}`: loading the model from its directory,
 //!   and making a per-thread handle over an already loaded encoder's weights.
@@ -43,7 +44,7 @@ use criterion::{
 use sentence_mtl::data::{read_conll, read_trec, split_examples};
 use sentence_mtl::heads::{Example, MultiTaskModel, SharedEncoderModel};
 use sentence_mtl::trainer::optim::{AdamW, AdamWConfig, GroupSettings};
-use sentence_mtl::trainer::{sentence_task, token_task};
+use sentence_mtl::trainer::{sentence_task, token_task, TrainPrecision};
 use sentence_mtl::{Precision, SentenceEncoder};
 use tch::Device;
 
@@ -216,23 +217,31 @@ fn train_step(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(2))
         .measurement_time(Duration::from_secs(20))
         .throughput(Throughput::Elements(32));
-    for t in [&trec, &wnut] {
-        let examples: Vec<&Example> = t.data.train.iter().take(32).collect();
-        group.bench_function(BenchmarkId::from_parameter(&t.data.name), |b| {
-            b.iter(|| {
-                let batch = model.make_batch(&t.data.name, &examples).expect("batch");
-                let loss = model
-                    .forward_t(&batch, true)
-                    .expect("forward")
-                    .loss
-                    .expect("labels");
-                loss.backward();
-                optimizer.clip_grad_norm(1.0);
-                optimizer.step(1.0).expect("AdamW step");
-                optimizer.zero_grad();
-                black_box(loss.double_value(&[]))
-            })
-        });
+    for precision in [TrainPrecision::Fp32, TrainPrecision::Bf16] {
+        for t in [&trec, &wnut] {
+            let examples: Vec<&Example> = t.data.train.iter().take(32).collect();
+            let id = match precision {
+                TrainPrecision::Fp32 => t.data.name.clone(),
+                TrainPrecision::Bf16 => format!("{}_bf16", t.data.name),
+            };
+            group.bench_function(BenchmarkId::from_parameter(id), |b| {
+                b.iter(|| {
+                    let batch = model.make_batch(&t.data.name, &examples).expect("batch");
+                    let region = precision.forward_region(Device::Cpu).expect("autocast");
+                    let loss = model
+                        .forward_t(&batch, true)
+                        .expect("forward")
+                        .loss
+                        .expect("labels");
+                    drop(region);
+                    loss.backward();
+                    optimizer.clip_grad_norm(1.0);
+                    optimizer.step(1.0).expect("AdamW step");
+                    optimizer.zero_grad();
+                    black_box(loss.double_value(&[]))
+                })
+            });
+        }
     }
     group.finish();
 }

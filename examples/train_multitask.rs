@@ -18,7 +18,7 @@ use common::{BoxError, ModelDataDevice, TASK_A, TASK_B};
 use sentence_mtl::heads::{MultiTaskModel, Prediction, SharedEncoderModel};
 use sentence_mtl::trainer::{
     evaluate, Checkpoints, LossWeighting, PreparedTask, SamplingStrategy, TrainConfig,
-    TrainObserver, Trainer,
+    TrainObserver, TrainPrecision, Trainer,
 };
 use sentence_mtl::SentenceEncoder;
 use serde_json::json;
@@ -72,6 +72,9 @@ struct Args {
     /// the default linear head.
     #[arg(long)]
     head_hidden: Option<i64>,
+    /// fp32 (exact) or bf16 (mixed precision: bf16 products, fp32 weights).
+    #[arg(long, default_value = "fp32")]
+    precision: TrainPrecision,
     /// Resume from a checkpoint directory (e.g. OUT/last).
     #[arg(long)]
     resume: Option<PathBuf>,
@@ -133,6 +136,7 @@ fn run(args: Args) -> Result<(), BoxError> {
             .map(|f| f.parse())
             .collect::<Result<_, _>>()?,
         max_steps: args.max_steps,
+        precision: args.precision,
         ..TrainConfig::default()
     };
     if let Some(lr) = args.ner_head_lr {

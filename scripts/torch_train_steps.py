@@ -7,7 +7,9 @@ proportional task sampling, cross-entropy, AdamW (backbone lr 5e-5, heads 1e-3, 
 0.01), 10 % linear warm-up, gradient clip 1.0, zero_grad(set_to_none=True), on the CPU.
 
 Prints one JSON object with the wall time of every optimizer step (tokenization, forward,
-backward, clip, AdamW, zero-grad), as `smtl train` records its steps in metrics.jsonl.
+backward, clip, AdamW, zero-grad), as `smtl train` records its steps in metrics.jsonl, and of
+each phase of every step (phase_seconds: batch + forward + loss, backward, update), the
+phases that `cargo run --release --example train_step_breakdown` times for this trainer.
 
     .venv/bin/python scripts/torch_train_steps.py --steps 60 [--threads 2] [--precision fp32|bf16]
         [--optimizer plain|fused] [--max-length 128]
@@ -148,20 +150,28 @@ def main() -> int:
     tasks = list(sizes)
     weights = [batches[t] for t in tasks]
     step_seconds = []
+    # CPU work is synchronous, so the clock between phases times each phase.
+    phases = {"batch_forward_and_loss": [], "backward": [], "clip_adamw_zero_grad": []}
     for _ in range(args.steps):
         started = time.perf_counter()
         task = rng.choices(tasks, weights)[0]
         idx = next_batch(task)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=args.precision == "bf16"):
             loss = losses[task](idx)
+        forward_done = time.perf_counter()
         loss.float().backward()
+        backward_done = time.perf_counter()
         torch.nn.utils.clip_grad_norm_(list(encoder.parameters()) + list(heads.parameters()), 1.0)
         optimizer.step()
         scheduler.step()
         optimizer.zero_grad(set_to_none=True)
         if not torch.isfinite(loss):
             raise SystemExit(f"non-finite loss {loss.item()}")
-        step_seconds.append(time.perf_counter() - started)
+        done = time.perf_counter()
+        step_seconds.append(done - started)
+        phases["batch_forward_and_loss"].append(forward_done - started)
+        phases["backward"].append(backward_done - forward_done)
+        phases["clip_adamw_zero_grad"].append(done - backward_done)
     print(
         json.dumps(
             {
@@ -170,6 +180,7 @@ def main() -> int:
                 "optimizer": args.optimizer,
                 "torch": torch.__version__,
                 "step_seconds": step_seconds,
+                "phase_seconds": phases,
             }
         )
     )

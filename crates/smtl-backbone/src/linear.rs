@@ -134,7 +134,8 @@ impl Linear {
     pub fn forward_t(&self, xs: &Tensor, train: bool) -> Tensor {
         if train || self.inner.ws.requires_grad() {
             let kind = self.inner.ws.kind();
-            if xs.kind() != kind {
+            // Under autocast libtorch picks the product's kind itself.
+            if xs.kind() != kind && !smtl_kernels::Autocast::enabled(xs.device()) {
                 // bf16 activations reaching trainable fp32 weights.
                 return self.inner.forward(&xs.to_kind(kind)).to_kind(xs.kind());
             }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use smtl_heads::{PairLoss, PairObjective, TaskKind};
-use smtl_trainer::{FreezeRule, LossWeighting, SamplingStrategy, TrainConfig};
+use smtl_trainer::{FreezeRule, LossWeighting, SamplingStrategy, TrainConfig, TrainPrecision};
 use toml::Spanned;
 
 /// A config that cannot be used, with where it went wrong.
@@ -222,6 +222,10 @@ pub struct RawRunConfig {
     /// step reads its cached features (needs `freeze = ["backbone"]`).
     #[serde(default)]
     pub cache_features: bool,
+    /// `fp32` (default) or `bf16`: mixed precision in the training forward
+    /// pass, fp32 master weights (docs/performance.md, Training).
+    #[serde(default)]
+    pub precision: TrainPrecision,
     /// Also write `last/` every this many batches (0 = at epoch ends).
     #[serde(default)]
     pub checkpoint_every_steps: usize,
@@ -562,6 +566,7 @@ impl RunConfig {
             gradual_unfreezing: raw.gradual_unfreezing,
             cache_features: raw.cache_features,
             max_steps: raw.max_steps,
+            precision: raw.precision,
             ..defaults
         };
         for t in &tasks {
@@ -638,6 +643,9 @@ train = "b.conll"
         assert_eq!(c.tasks[0].format, DataFormat::Tsv);
         assert_eq!(c.tasks[1].format, DataFormat::Conll);
         assert!(c.tasks[0].head_hidden.is_none());
+        assert_eq!(c.train.precision, TrainPrecision::Fp32, "fp32 unless asked");
+        let bf16 = parse(&GOOD.replace("seed = 3", "seed = 3\nprecision = \"bf16\"")).unwrap();
+        assert_eq!(bf16.train.precision, TrainPrecision::Bf16);
     }
 
     fn err(text: &str) -> String {
@@ -670,6 +678,14 @@ train = "b.conll"
         assert!(e.contains("tasks[0].format"), "{e}");
         let e = err(&GOOD.replace("head_lr = 0.01", "head_lr = 0.01\nlr = 1"));
         assert!(e.contains("unknown field `lr`"), "{e}");
+        let e = err(&GOOD.replace("seed = 3", "seed = 3\nprecision = \"fp16\""));
+        assert!(
+            e.contains("run.toml")
+                && e.contains("precision")
+                && e.contains("fp16")
+                && e.contains("bf16"),
+            "{e}"
+        );
         let e = err(&GOOD.replace("ner=2", "nre=2"));
         assert!(e.contains("loss_weighting") && e.contains("nre"), "{e}");
     }

@@ -10,6 +10,7 @@
 #include <ATen/Parallel.h>
 #include <torch/csrc/autograd/custom_function.h>
 #include <ATen/CPUGeneratorImpl.h>
+#include <ATen/autocast_mode.h>
 #include <mutex>
 
 #if defined(__x86_64__)
@@ -283,34 +284,38 @@ inline uint64_t splitmix64(uint64_t z) {
   return z ^ (z >> 31);
 }
 
-// keep[i] = (24 random bits of element i) >= threshold; y = x * factor.
+// keep[i] = (24 random bits of element i) >= threshold; y = x * factor,
+// the product in float and rounded once into T (fp32 or bf16).
 #define SMTL_DROPOUT_BODY                                                                 \
   for (int64_t i = begin; i < end; ++i) {                                                 \
     const uint32_t r = static_cast<uint32_t>(                                             \
         splitmix64(seed + static_cast<uint64_t>(i) * 0x9E3779B97F4A7C15ULL) >> 40);      \
     const bool k = r >= threshold;                                                        \
     keep[i] = k;                                                                          \
-    y[i] = x[i] * (k ? scale : 0.f);                                                      \
+    y[i] = static_cast<T>(static_cast<float>(x[i]) * (k ? scale : 0.f));                  \
   }
 
-SMTL_AVX512_DQ void dropout_range_avx512(const float* x, float* y, uint8_t* keep, int64_t begin, int64_t end,
+template <typename T>
+SMTL_AVX512_DQ void dropout_range_avx512(const T* x, T* y, uint8_t* keep, int64_t begin, int64_t end,
                                          uint64_t seed, uint32_t threshold, float scale) {
   SMTL_DROPOUT_BODY
 }
 
-void dropout_range_scalar(const float* x, float* y, uint8_t* keep, int64_t begin, int64_t end, uint64_t seed,
+template <typename T>
+void dropout_range_scalar(const T* x, T* y, uint8_t* keep, int64_t begin, int64_t end, uint64_t seed,
                           uint32_t threshold, float scale) {
   SMTL_DROPOUT_BODY
 }
 
-SMTL_AVX512_DQ void dropout_backward_avx512(const float* g, const uint8_t* keep, float* dx, int64_t begin,
+template <typename T>
+SMTL_AVX512_DQ void dropout_backward_avx512(const T* g, const uint8_t* keep, T* dx, int64_t begin,
                                             int64_t end, float scale) {
-  for (int64_t i = begin; i < end; ++i) dx[i] = g[i] * (keep[i] ? scale : 0.f);
+  for (int64_t i = begin; i < end; ++i) dx[i] = static_cast<T>(static_cast<float>(g[i]) * (keep[i] ? scale : 0.f));
 }
 
-void dropout_backward_scalar(const float* g, const uint8_t* keep, float* dx, int64_t begin, int64_t end,
-                             float scale) {
-  for (int64_t i = begin; i < end; ++i) dx[i] = g[i] * (keep[i] ? scale : 0.f);
+template <typename T>
+void dropout_backward_scalar(const T* g, const uint8_t* keep, T* dx, int64_t begin, int64_t end, float scale) {
+  for (int64_t i = begin; i < end; ++i) dx[i] = static_cast<T>(static_cast<float>(g[i]) * (keep[i] ? scale : 0.f));
 }
 
 constexpr int64_t kDropoutGrain = 32768;  // libtorch's element-wise grain
@@ -327,18 +332,22 @@ struct DropoutFunction : public torch::autograd::Function<DropoutFunction> {
       seed = at::check_generator<at::CPUGeneratorImpl>(gen)->random64();
     }
     const uint32_t threshold = static_cast<uint32_t>(std::llround(p * 16777216.0));
-    // As torch: noise.div_(1 - p) computes 1 / (1 - p) in float.
-    const float scale = 1.0f / static_cast<float>(1.0 - p);
-    const float* xp = x.data_ptr<float>();
-    float* yp = y.data_ptr<float>();
-    uint8_t* kp = keep.data_ptr<uint8_t>();
-    const bool avx512 = has_avx512_dq();
-    at::parallel_for(0, x.numel(), kDropoutGrain, [&](int64_t begin, int64_t end) {
-      if (avx512) {
-        dropout_range_avx512(xp, yp, kp, begin, end, seed, threshold, scale);
-      } else {
-        dropout_range_scalar(xp, yp, kp, begin, end, seed, threshold, scale);
-      }
+    // As torch: noise.div_(1 - p) computes 1 / (1 - p) in float and rounds
+    // it into the tensor's dtype (bf16 keeps 8 bits of it).
+    float scale = 1.0f / static_cast<float>(1.0 - p);
+    if (x.scalar_type() == at::kBFloat16) scale = static_cast<float>(static_cast<at::BFloat16>(scale));
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, x.scalar_type(), "smtl_dropout", [&] {
+      const scalar_t* xp = x.const_data_ptr<scalar_t>();
+      scalar_t* yp = y.mutable_data_ptr<scalar_t>();
+      uint8_t* kp = keep.mutable_data_ptr<uint8_t>();
+      const bool avx512 = has_avx512_dq();
+      at::parallel_for(0, x.numel(), kDropoutGrain, [&](int64_t begin, int64_t end) {
+        if (avx512) {
+          dropout_range_avx512<scalar_t>(xp, yp, kp, begin, end, seed, threshold, scale);
+        } else {
+          dropout_range_scalar<scalar_t>(xp, yp, kp, begin, end, seed, threshold, scale);
+        }
+      });
     });
     ctx->save_for_backward({keep});
     ctx->saved_data["scale"] = static_cast<double>(scale);
@@ -351,16 +360,18 @@ struct DropoutFunction : public torch::autograd::Function<DropoutFunction> {
     const float scale = static_cast<float>(ctx->saved_data["scale"].toDouble());
     const at::Tensor g = grads[0].contiguous();
     at::Tensor dx = at::empty_like(g);
-    const float* gp = g.data_ptr<float>();
-    const uint8_t* kp = keep.data_ptr<uint8_t>();
-    float* dp = dx.data_ptr<float>();
-    const bool avx512 = has_avx512_dq();
-    at::parallel_for(0, g.numel(), kDropoutGrain, [&](int64_t begin, int64_t end) {
-      if (avx512) {
-        dropout_backward_avx512(gp, kp, dp, begin, end, scale);
-      } else {
-        dropout_backward_scalar(gp, kp, dp, begin, end, scale);
-      }
+    AT_DISPATCH_FLOATING_TYPES_AND(at::kBFloat16, g.scalar_type(), "smtl_dropout_backward", [&] {
+      const scalar_t* gp = g.const_data_ptr<scalar_t>();
+      const uint8_t* kp = keep.const_data_ptr<uint8_t>();
+      scalar_t* dp = dx.mutable_data_ptr<scalar_t>();
+      const bool avx512 = has_avx512_dq();
+      at::parallel_for(0, g.numel(), kDropoutGrain, [&](int64_t begin, int64_t end) {
+        if (avx512) {
+          dropout_backward_avx512<scalar_t>(gp, kp, dp, begin, end, scale);
+        } else {
+          dropout_backward_scalar<scalar_t>(gp, kp, dp, begin, end, scale);
+        }
+      });
     });
     return {dx, at::Tensor()};
   }
@@ -445,14 +456,48 @@ char* smtl_onednn_linear_train(const at::Tensor* x, const at::Tensor* w, const a
   });
 }
 
-// Training dropout of an fp32 CPU tensor with autograd (DropoutFunction):
+// Training dropout of an fp32 or bf16 CPU tensor with autograd (DropoutFunction):
 // each element kept with probability 1 - p and scaled by 1 / (1 - p).
 char* smtl_dropout(const at::Tensor* x, double p, at::Tensor** out) {
   return tensor_or_message(out, [&] {
-    TORCH_CHECK(x->device().is_cpu() && x->scalar_type() == at::kFloat, "dropout kernel: fp32 CPU tensors only");
+    TORCH_CHECK(x->device().is_cpu() && (x->scalar_type() == at::kFloat || x->scalar_type() == at::kBFloat16),
+                "dropout kernel: fp32 or bf16 CPU tensors only");
     TORCH_CHECK(p >= 0.0 && p < 1.0, "dropout kernel: p must be in [0, 1), got ", p);
     return DropoutFunction::apply(*x, p);
   });
+}
+
+// Mixed precision, as torch.autocast(device, dtype=torch.bfloat16) does on
+// entering: eligible operators (matrix products, attention) run in bf16 on
+// fp32 inputs. `cuda` picks the device type. The previous state is written
+// to `prev_enabled` / `prev_dtype` for smtl_autocast_exit.
+char* smtl_autocast_enter(int cuda, int* prev_enabled, int* prev_dtype) {
+  try {
+    const at::DeviceType device = cuda ? at::kCUDA : at::kCPU;
+    *prev_enabled = at::autocast::is_autocast_enabled(device) ? 1 : 0;
+    *prev_dtype = static_cast<int>(at::autocast::get_autocast_dtype(device));
+    at::autocast::set_autocast_enabled(device, true);
+    at::autocast::set_autocast_dtype(device, at::kBFloat16);
+    at::autocast::increment_nesting();
+    return nullptr;
+  } catch (const std::exception& e) {
+    return copy_message(e.what());
+  }
+}
+
+// As torch.autocast's exit: leaving the outermost region drops the cached
+// bf16 copies of the weights (they would be stale after the optimizer
+// step), then the previous state comes back.
+void smtl_autocast_exit(int cuda, int prev_enabled, int prev_dtype) {
+  const at::DeviceType device = cuda ? at::kCUDA : at::kCPU;
+  if (at::autocast::decrement_nesting() == 0) at::autocast::clear_cache();
+  at::autocast::set_autocast_enabled(device, prev_enabled != 0);
+  at::autocast::set_autocast_dtype(device, static_cast<at::ScalarType>(prev_dtype));
+}
+
+// 1 when autocast is on for the device type, else 0.
+int smtl_autocast_enabled(int cuda) {
+  return at::autocast::is_autocast_enabled(cuda ? at::kCUDA : at::kCPU) ? 1 : 0;
 }
 
 void smtl_free_message(char* message) { std::free(message); }

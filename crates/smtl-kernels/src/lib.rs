@@ -1,5 +1,6 @@
-//! Kernels libtorch has but tch does not bind: the inference fast paths and
-//! the trainer's fused AdamW step.
+//! Kernels libtorch has but tch does not bind: the inference fast paths, and
+//! for the trainer the fused AdamW step, a parallel dropout and bf16
+//! autocast regions ([`Autocast`]; tch binds only the CUDA autocast switch, with no dtype).
 //!
 //! libtorch's default fp32 `linear` goes through MKL's sgemm, which on AMD
 //! CPUs reaches about half of the machine's peak; oneDNN's fused linear
@@ -49,6 +50,13 @@ mod ffi {
         ) -> *mut c_char;
         pub fn smtl_dropout(x: *const CTensor, p: f64, out: *mut *mut CTensor) -> *mut c_char;
         pub fn smtl_free_message(message: *mut c_char);
+        pub fn smtl_autocast_enter(
+            cuda: i32,
+            prev_enabled: *mut i32,
+            prev_dtype: *mut i32,
+        ) -> *mut c_char;
+        pub fn smtl_autocast_exit(cuda: i32, prev_enabled: i32, prev_dtype: i32);
+        pub fn smtl_autocast_enabled(cuda: i32) -> i32;
         pub fn smtl_reset_grad(t: *const CTensor) -> *mut c_char;
         #[allow(clippy::too_many_arguments)]
         pub fn smtl_fused_adamw(
@@ -137,7 +145,7 @@ pub fn int8_linear(
 /// element is kept with probability `1 - p` and scaled by `1 / (1 - p)`
 /// (torch's arithmetic), outside training `xs` itself.
 ///
-/// On fp32 CPU tensors the mask comes from the shim's kernel: a
+/// On fp32 and bf16 CPU tensors the mask comes from the shim's kernel: a
 /// counter-based hash per element seeded from libtorch's default generator
 /// (so `tch::manual_seed` still fixes it), made in parallel in the same pass
 /// as the output, and kept as one byte per element for the backward pass.
@@ -149,13 +157,62 @@ pub fn dropout(xs: &Tensor, p: f64, train: bool) -> Tensor {
     if !train || p == 0.0 {
         return xs.shallow_clone();
     }
-    if xs.device() == Device::Cpu && xs.kind() == Kind::Float && (0.0..1.0).contains(&p) {
+    let kind_ok = matches!(xs.kind(), Kind::Float | Kind::BFloat16);
+    if xs.device() == Device::Cpu && kind_ok && (0.0..1.0).contains(&p) {
         // SAFETY: as in `onednn_linear`; the new tensor owns its autograd node.
         if let Ok(y) = call(|out| unsafe { ffi::smtl_dropout(c_tensor(xs), p, out) }) {
             return y;
         }
     }
     xs.dropout(p, train)
+}
+
+/// A bf16 mixed-precision region, as `torch.autocast(device,
+/// dtype=torch.bfloat16)`: while it lives, libtorch runs the eligible
+/// operators of the calling thread (matrix products, attention) in bf16 on
+/// fp32 inputs and keeps the precision-sensitive ones (softmax, norms,
+/// losses) in fp32; weights stay fp32, their gradients arrive in fp32.
+/// Dropping it leaves the region as torch does: the outermost exit clears
+/// the cache of bf16 weight copies, which an optimizer step makes stale.
+/// Autocast state is per thread, so the guard is not `Send`.
+pub struct Autocast {
+    cuda: i32,
+    prev_enabled: i32,
+    prev_dtype: i32,
+    _thread_bound: std::marker::PhantomData<*const ()>,
+}
+
+impl Autocast {
+    /// Enters bf16 autocast for `device`'s type (CPU or CUDA).
+    pub fn bf16(device: Device) -> Result<Self, TchError> {
+        let cuda = i32::from(device.is_cuda());
+        let (mut prev_enabled, mut prev_dtype) = (0, 0);
+        // SAFETY: the shim writes the two integers and touches only
+        // libtorch's thread-local autocast state.
+        let err = unsafe { ffi::smtl_autocast_enter(cuda, &mut prev_enabled, &mut prev_dtype) };
+        match take_message(err) {
+            Some(e) => Err(e),
+            None => Ok(Self {
+                cuda,
+                prev_enabled,
+                prev_dtype,
+                _thread_bound: std::marker::PhantomData,
+            }),
+        }
+    }
+
+    /// Whether autocast is on for `device`'s type on this thread.
+    pub fn enabled(device: Device) -> bool {
+        // SAFETY: a read of libtorch's thread-local autocast state.
+        unsafe { ffi::smtl_autocast_enabled(i32::from(device.is_cuda())) != 0 }
+    }
+}
+
+impl Drop for Autocast {
+    fn drop(&mut self) {
+        // SAFETY: restores the state `bf16` saved, on the same thread.
+        unsafe { ffi::smtl_autocast_exit(self.cuda, self.prev_enabled, self.prev_dtype) }
+    }
 }
 
 /// Drops `t`'s gradient (torch's `zero_grad(set_to_none=True)`; tch can

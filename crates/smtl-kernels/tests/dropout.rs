@@ -46,6 +46,26 @@ fn dropout_keeps_one_minus_p_scales_and_is_seeded() {
         (pairs - (1.0 - p) * (1.0 - p)).abs() < 3e-3,
         "pair rate {pairs}"
     );
+    // bf16 (autocast's activations): the kept elements equal torch's own
+    // bf16 dropout's (scale rounded to bf16, product rounded once), and the
+    // gradient stays bf16.
+    let xb = x.detach().to_kind(Kind::BFloat16).set_requires_grad(true);
+    let ours = smtl_kernels::dropout(&xb, p, true);
+    assert_eq!(ours.kind(), Kind::BFloat16);
+    let theirs = xb.detach().dropout(p, true);
+    let both = ours.ne(0.0).logical_and(&theirs.ne(0.0));
+    assert!(both.sum(Kind::Int64).int64_value(&[]) > 700_000);
+    assert!(ours
+        .masked_select(&both)
+        .equal(&theirs.masked_select(&both)));
+    let rate = ours
+        .ne(0.0)
+        .to_kind(Kind::Double)
+        .mean(Kind::Double)
+        .double_value(&[]);
+    assert!((rate - (1.0 - p)).abs() < 2e-3, "bf16 keep rate {rate}");
+    ours.sum(Kind::Float).backward();
+    assert_eq!(xb.grad().kind(), Kind::BFloat16);
     // Not training, or p = 0: the input itself.
     assert!(smtl_kernels::dropout(&x, p, false).equal(&x));
     assert!(smtl_kernels::dropout(&x, 0.0, true).equal(&x));

@@ -14,6 +14,7 @@ mod error;
 mod evaluate;
 mod freeze;
 mod observe;
+mod precision;
 mod tasks;
 mod trainer;
 
@@ -24,6 +25,7 @@ pub use freeze::{frozen_groups, FreezeRule, ParseFreezeRuleError};
 pub use observe::{
     CheckpointWriter, Checkpoints, EpochRecord, History, RunStart, StepRecord, TrainObserver,
 };
+pub use precision::TrainPrecision;
 pub use sampler::{ParseSamplingError, SamplingStrategy};
 pub use tasks::{ranking_task, sentence_task, similarity_task, token_task, PreparedTask};
 pub use trainer::{FitSummary, Persist, TaskData, TrainConfig, TrainState, Trainer};

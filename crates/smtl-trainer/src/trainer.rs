@@ -32,6 +32,7 @@ use crate::evaluate::{evaluate_with, TaskEval};
 use crate::freeze::{frozen_groups, FreezeRule};
 use crate::observe::{CheckpointWriter, EpochRecord, RunStart, StepRecord, TrainObserver};
 use crate::optim::{AdamW, AdamWConfig, GroupSettings};
+use crate::precision::TrainPrecision;
 use crate::sampler::{epoch_plan, SamplingStrategy};
 use crate::schedule::LinearSchedule;
 use crate::weighting::{LossWeighter, LossWeighting};
@@ -94,6 +95,10 @@ pub struct TrainConfig {
     /// Stop after this many optimizer steps in total (for tests; 0 = no limit).
     #[serde(default)]
     pub max_steps: usize,
+    /// fp32, or bf16 mixed precision in the training forward pass
+    /// ([`TrainPrecision`]).
+    #[serde(default)]
+    pub precision: TrainPrecision,
 }
 
 impl Default for TrainConfig {
@@ -119,6 +124,7 @@ impl Default for TrainConfig {
             gradual_unfreezing: false,
             cache_features: false,
             max_steps: 0,
+            precision: TrainPrecision::Fp32,
         }
     }
 }
@@ -422,11 +428,13 @@ impl<M: MultiTaskModel + Persist> Trainer<M> {
         let data = &self.tasks[task];
         let refs: Vec<&Example> = examples.iter().map(|&i| &data.train[i]).collect();
         let batch = self.model.make_batch(&data.name, &refs)?;
+        let region = self.config.precision.forward_region(self.model.device())?;
         let features = match &self.cache {
             Some(cache) => cache.batch(&data.name, CachedSplit::Train, examples)?,
             None => self.model.features(&batch, true)?,
         };
         let out = self.model.forward_features(&batch, &features, true)?;
+        drop(region);
         let loss = out.loss.ok_or_else(|| {
             TrainError::InvalidConfig(format!("task {} batch has no labels", data.name))
         })?;

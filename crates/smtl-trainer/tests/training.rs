@@ -4,69 +4,79 @@
 
 use serde_json::Value;
 use smtl_heads::{Example, MultiTaskModel, SharedEncoderModel};
-use smtl_trainer::{TrainConfig, TrainError, Trainer};
+use smtl_trainer::{TrainConfig, TrainError, TrainPrecision, Trainer};
 use tch::Device;
 
 mod common;
 use common::*;
 
+/// Both precisions: bf16 mixed precision keeps fp32 master weights, so the
+/// freeze masks hold bit for bit there too.
+const PRECISIONS: [TrainPrecision; 2] = [TrainPrecision::Fp32, TrainPrecision::Bf16];
+
 #[test]
 fn a_frozen_backbone_stays_bit_identical_and_holds_no_optimizer_state() {
     let _rng = lock();
-    let out = tempfile::tempdir().unwrap();
-    let model = tiny_model();
-    let backbone_before = snapshot(&model, "backbone.");
-    let heads_before = snapshot(&model, "heads.");
-    let mut trainer = Trainer::new(
-        model,
-        tasks(),
-        TrainConfig {
-            freeze: vec!["backbone".parse().unwrap()],
-            ..config(2)
-        },
-    )
-    .unwrap();
-    fit_into(&mut trainer, out.path()).unwrap();
-    assert!(
-        all_equal(&backbone_before, &snapshot(trainer.model(), "backbone.")),
-        "backbone moved"
-    );
-    assert!(
-        !all_equal(&heads_before, &snapshot(trainer.model(), "heads.")),
-        "heads did not train"
-    );
-    assert!(trainer
-        .optimizer()
-        .state_tensors()
-        .iter()
-        .all(|(n, _)| !n.contains("backbone.")));
+    for precision in PRECISIONS {
+        let out = tempfile::tempdir().unwrap();
+        let model = tiny_model();
+        let backbone_before = snapshot(&model, "backbone.");
+        let heads_before = snapshot(&model, "heads.");
+        let mut trainer = Trainer::new(
+            model,
+            tasks(),
+            TrainConfig {
+                freeze: vec!["backbone".parse().unwrap()],
+                precision,
+                ..config(2)
+            },
+        )
+        .unwrap();
+        fit_into(&mut trainer, out.path()).unwrap();
+        assert!(
+            all_equal(&backbone_before, &snapshot(trainer.model(), "backbone.")),
+            "{precision}: backbone moved"
+        );
+        assert!(
+            !all_equal(&heads_before, &snapshot(trainer.model(), "heads.")),
+            "{precision}: heads did not train"
+        );
+        assert!(trainer
+            .optimizer()
+            .state_tensors()
+            .iter()
+            .all(|(n, _)| !n.contains("backbone.")));
+    }
 }
 
 #[test]
 fn a_frozen_head_stays_bit_identical_while_the_rest_trains() {
     let _rng = lock();
-    let out = tempfile::tempdir().unwrap();
-    let model = tiny_model();
-    let topic_before = snapshot(&model, "heads.topic.");
-    let backbone_before = snapshot(&model, "backbone.");
-    let mut trainer = Trainer::new(
-        model,
-        tasks(),
-        TrainConfig {
-            freeze: vec!["head:topic".parse().unwrap()],
-            ..config(1)
-        },
-    )
-    .unwrap();
-    fit_into(&mut trainer, out.path()).unwrap();
-    assert!(all_equal(
-        &topic_before,
-        &snapshot(trainer.model(), "heads.topic.")
-    ));
-    assert!(!all_equal(
-        &backbone_before,
-        &snapshot(trainer.model(), "backbone.")
-    ));
+    for precision in PRECISIONS {
+        let out = tempfile::tempdir().unwrap();
+        let model = tiny_model();
+        let topic_before = snapshot(&model, "heads.topic.");
+        let backbone_before = snapshot(&model, "backbone.");
+        let mut trainer = Trainer::new(
+            model,
+            tasks(),
+            TrainConfig {
+                freeze: vec!["head:topic".parse().unwrap()],
+                precision,
+                ..config(1)
+            },
+        )
+        .unwrap();
+        fit_into(&mut trainer, out.path()).unwrap();
+        assert!(
+            all_equal(&topic_before, &snapshot(trainer.model(), "heads.topic.")),
+            "{precision}: the frozen head moved"
+        );
+        assert!(
+            !all_equal(&backbone_before, &snapshot(trainer.model(), "backbone.")),
+            "{precision}: the backbone did not train"
+        );
+    }
 }
 
 #[test]
@@ -92,46 +102,98 @@ fn whole_network_frozen_changes_nothing() {
 #[test]
 fn resuming_from_a_checkpoint_reproduces_the_uninterrupted_run() {
     let _rng = lock();
-    let full = tempfile::tempdir().unwrap();
-    let reference = fit_into(
-        &mut Trainer::new(tiny_model(), tasks(), config(2)).unwrap(),
-        full.path(),
-    )
-    .unwrap()
-    .losses();
-    assert_eq!(reference.len(), 2 * (7 + 4));
+    for precision in PRECISIONS {
+        let run = |max_steps| TrainConfig {
+            max_steps,
+            precision,
+            ..config(2)
+        };
+        let full = tempfile::tempdir().unwrap();
+        let reference = fit_into(
+            &mut Trainer::new(tiny_model(), tasks(), run(0)).unwrap(),
+            full.path(),
+        )
+        .unwrap()
+        .losses();
+        assert_eq!(reference.len(), 2 * (7 + 4));
 
-    let split = tempfile::tempdir().unwrap();
-    // Stop mid-epoch 0, then resume from last/ in a fresh trainer.
-    let mut first = fit_into(
-        &mut Trainer::new(
+        let split = tempfile::tempdir().unwrap();
+        // Stop mid-epoch 0, then resume from last/ in a fresh trainer.
+        let mut first = fit_into(
+            &mut Trainer::new(tiny_model(), tasks(), run(5)).unwrap(),
+            split.path(),
+        )
+        .unwrap()
+        .losses();
+        let mut resumed =
+            Trainer::<SharedEncoderModel>::resume(&split.path().join("last"), tasks(), Device::Cpu)
+                .unwrap();
+        assert_eq!(resumed.state().global_step, 5);
+        assert_eq!(
+            resumed.config().precision,
+            precision,
+            "the checkpoint keeps the precision"
+        );
+        resumed.set_max_steps(0);
+        first.extend(fit_into(&mut resumed, split.path()).unwrap().losses());
+        let replay = first;
+        assert_eq!(replay.len(), reference.len());
+        for ((s1, l1), (s2, l2)) in reference.iter().zip(&replay) {
+            assert_eq!(s1, s2);
+            assert!(
+                (l1 - l2).abs() <= 1e-5,
+                "{precision} step {s1}: uninterrupted {l1} vs resumed {l2}"
+            );
+        }
+    }
+}
+
+/// bf16 mixed precision really runs the products in bf16 (its losses are
+/// close to fp32's but not equal), keeps fp32 master weights, and leaves
+/// autocast off once the step is done.
+#[test]
+fn bf16_mixed_precision_trains_fp32_weights_with_bf16_products() {
+    let _rng = lock();
+    let losses = |precision| {
+        let out = tempfile::tempdir().unwrap();
+        let mut trainer = Trainer::new(
             tiny_model(),
             tasks(),
             TrainConfig {
-                max_steps: 5,
-                ..config(2)
+                precision,
+                ..config(1)
             },
         )
-        .unwrap(),
-        split.path(),
-    )
-    .unwrap()
-    .losses();
-    let mut resumed =
-        Trainer::<SharedEncoderModel>::resume(&split.path().join("last"), tasks(), Device::Cpu)
-            .unwrap();
-    assert_eq!(resumed.state().global_step, 5);
-    resumed.set_max_steps(0);
-    first.extend(fit_into(&mut resumed, split.path()).unwrap().losses());
-    let replay = first;
-    assert_eq!(replay.len(), reference.len());
-    for ((s1, l1), (s2, l2)) in reference.iter().zip(&replay) {
-        assert_eq!(s1, s2);
+        .unwrap();
+        let losses = fit_into(&mut trainer, out.path()).unwrap().losses();
+        let kinds: Vec<_> = trainer
+            .model()
+            .encoder()
+            .var_store()
+            .variables()
+            .into_values()
+            .map(|t| t.kind())
+            .collect();
         assert!(
-            (l1 - l2).abs() <= 1e-5,
-            "step {s1}: uninterrupted {l1} vs resumed {l2}"
+            kinds.iter().all(|&k| k == tch::Kind::Float),
+            "{precision}: {kinds:?}"
         );
-    }
+        assert!(!smtl_kernels::Autocast::enabled(Device::Cpu));
+        losses
+    };
+    let fp32 = losses(TrainPrecision::Fp32);
+    let bf16 = losses(TrainPrecision::Bf16);
+    assert_eq!(fp32.len(), bf16.len());
+    let (first32, first16) = (fp32[0].1, bf16[0].1);
+    assert!(
+        first32 != first16,
+        "bf16 gave fp32's loss {first32} exactly"
+    );
+    assert!(
+        (first32 - first16).abs() <= 0.02 * first32.abs(),
+        "first loss fp32 {first32} vs bf16 {first16}"
+    );
+    assert!(bf16.iter().all(|(_, l)| l.is_finite()));
 }
 
 #[test]
