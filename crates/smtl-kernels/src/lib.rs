@@ -190,15 +190,13 @@ impl Autocast {
         // SAFETY: the shim writes the two integers and touches only
         // libtorch's thread-local autocast state.
         let err = unsafe { ffi::smtl_autocast_enter(cuda, &mut prev_enabled, &mut prev_dtype) };
-        match take_message(err) {
-            Some(e) => Err(e),
-            None => Ok(Self {
-                cuda,
-                prev_enabled,
-                prev_dtype,
-                _thread_bound: std::marker::PhantomData,
-            }),
-        }
+        status(err)?;
+        Ok(Self {
+            cuda,
+            prev_enabled,
+            prev_dtype,
+            _thread_bound: std::marker::PhantomData,
+        })
     }
 
     /// Whether autocast is on for `device`'s type on this thread.
@@ -224,10 +222,7 @@ pub fn reset_grad(t: &Tensor) -> Result<(), TchError> {
     // SAFETY: as in `onednn_linear`; the shim only resets the tensor's
     // autograd gradient slot.
     let err = unsafe { ffi::smtl_reset_grad(c_tensor(t)) };
-    match take_message(err) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    status(err)
 }
 
 /// The tensors of one [`fused_adamw`] call, parameter by parameter.
@@ -298,10 +293,7 @@ pub fn fused_adamw(t: AdamWTensors<'_>, h: AdamWStep) -> Result<(), TchError> {
             h.eps,
         )
     };
-    match take_message(err) {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    status(err)
 }
 
 /// The error a shim entry point returned, if any: a non-null message is a
@@ -320,6 +312,11 @@ fn take_message(err: *mut c_char) -> Option<TchError> {
     }
 }
 
+/// A shim call's status: null is success, anything else its error message.
+fn status(err: *mut c_char) -> Result<(), TchError> {
+    take_message(err).map_or(Ok(()), Err)
+}
+
 fn c_tensor(t: &Tensor) -> *const ffi::CTensor {
     t.as_ptr() as *const ffi::CTensor
 }
@@ -328,9 +325,7 @@ fn c_tensor(t: &Tensor) -> *const ffi::CTensor {
 /// `at::Tensor*`, which the returned `Tensor` takes ownership of.
 fn call(f: impl FnOnce(*mut *mut ffi::CTensor) -> *mut c_char) -> Result<Tensor, TchError> {
     let mut out: *mut ffi::CTensor = std::ptr::null_mut();
-    if let Some(e) = take_message(f(&mut out)) {
-        return Err(e);
-    }
+    status(f(&mut out))?;
     // SAFETY: a null message comes with a valid new tensor in `out`.
     Ok(unsafe { Tensor::from_ptr(out as *mut torch_sys::C_tensor) })
 }
